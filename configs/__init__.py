@@ -1,0 +1,1 @@
+"""Station configurations, shipped as package data `edge.configs`."""

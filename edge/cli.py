@@ -1,0 +1,161 @@
+"""The `specimen-edge` command."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import cv2
+
+from edge import __version__
+from edge.config import ConfigError, Settings, load_settings
+
+EXIT_ACCEPTED, EXIT_RETAKE, EXIT_USAGE, EXIT_UNREADABLE = 0, 1, 2, 3
+
+log = logging.getLogger("specimen-edge")
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def _settings(args: argparse.Namespace, overrides: dict[str, Any]) -> Settings:
+    return load_settings(args.config, overrides)
+
+
+def _image_files(paths: Sequence[str], extensions: Sequence[str]) -> tuple[list[Path], list[str]]:
+    """Expand folders to the image files directly inside them; report paths that do not exist."""
+    files: list[Path] = []
+    missing: list[str] = []
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            files += sorted(c for c in p.iterdir()
+                            if c.suffix.lower() in extensions and not c.name.startswith(".") and not c.is_dir())
+        elif p.exists() or p.is_symlink():
+            files.append(p)
+        else:
+            missing.append(raw)
+    return files, missing
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from edge.pipeline import FramePipeline
+    from edge.verdict import summary_line
+
+    overrides: dict[str, Any] = {}
+    if args.profile:
+        overrides["profile"] = args.profile
+    settings = _settings(args, overrides)
+    files, missing = _image_files(args.paths, settings.watch.extensions)
+    for raw in missing:
+        print(f"specimen-edge check: {raw}: no such file or folder", file=sys.stderr)
+    if not files and not missing:
+        print("specimen-edge check: no image files found", file=sys.stderr)
+        return EXIT_USAGE
+    masks_dir = Path(args.masks) if args.masks else None
+    if masks_dir is not None:
+        masks_dir.mkdir(parents=True, exist_ok=True)
+    pipeline = FramePipeline(settings)
+    outcome = {"accept": 0, "retake": 0, "error": len(missing)}
+    try:
+        for path in files:
+            try:
+                judgement = pipeline.judge(path.absolute(), want_class_map=masks_dir is not None)
+            except FileNotFoundError:
+                print(f"specimen-edge check: {path}: removed before it could be read", file=sys.stderr)
+                outcome["error"] += 1
+                continue
+            verdict = judgement.verdict
+            outcome[verdict["verdict"]] += 1
+            if args.json:
+                sys.stdout.write(json.dumps(verdict, separators=(",", ":")) + "\n")
+                sys.stdout.flush()
+            else:
+                print(summary_line(verdict))
+            if masks_dir is not None and judgement.class_map is not None:
+                cv2.imwrite(str(masks_dir / f"{path.stem}.classes.png"), judgement.class_map)
+    finally:
+        pipeline.close()
+    if outcome["error"]:
+        return EXIT_UNREADABLE
+    return EXIT_RETAKE if outcome["retake"] else EXIT_ACCEPTED
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from edge.daemon import Daemon
+
+    overrides: dict[str, Any] = {}
+    if args.watch:
+        overrides.setdefault("watch", {})["folder"] = args.watch
+    if args.station:
+        overrides["station"] = args.station
+    if args.state_dir:
+        overrides["state_dir"] = args.state_dir
+    if args.mqtt:
+        overrides["mqtt"] = {"url": args.mqtt, "enabled": True}
+    if args.no_mqtt:
+        overrides["mqtt"] = {"enabled": False}
+    settings = _settings(args, overrides)
+    return Daemon(settings).run_forever()
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from edge.demo import run_demo
+
+    return run_demo(keep=args.keep)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="specimen-edge", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"specimen-edge {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging on stderr")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    check = sub.add_parser("check", help="judge image files or folders once and print their verdicts")
+    check.add_argument("--config", help="station configuration (YAML)")
+    check.add_argument("--profile", help="profile to judge by (overrides the configuration)")
+    check.add_argument("--json", action="store_true", help="one JSON verdict per line on stdout")
+    check.add_argument("--masks", metavar="DIR", help="write each frame's class map as DIR/<stem>.classes.png")
+    check.add_argument("paths", nargs="+", metavar="PATH")
+    check.set_defaults(func=cmd_check)
+
+    run = sub.add_parser("run", help="watch a hot folder and judge every frame as it lands")
+    run.add_argument("--config", help="station configuration (YAML); built-in defaults without it")
+    run.add_argument("--watch", metavar="DIR", help="hot folder")
+    run.add_argument("--station", metavar="NAME", help="station name (MQTT subtree)")
+    run.add_argument("--mqtt", metavar="URL", help="broker, mqtt://[user:pass@]host:port or mqtts://...")
+    run.add_argument("--no-mqtt", action="store_true", help="run without a broker (verdicts.jsonl only)")
+    run.add_argument("--state-dir", metavar="DIR", help="journal, outbox and verdicts.jsonl")
+    run.set_defaults(func=cmd_run)
+
+    demo = sub.add_parser("demo", help="a self-contained demonstration on generated sample frames")
+    demo.add_argument("--keep", action="store_true", help="keep the demo's temporary folder")
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse exits 2 on usage errors already; keep --help at 0
+        return int(exc.code or 0)
+    _setup_logging(args.verbose)
+    try:
+        return int(args.func(args))
+    except ConfigError as exc:
+        print(f"specimen-edge: configuration error:\n{exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,296 @@
+"""Station configuration: YAML in, validated settings out.
+
+The station file is merged over the built-in defaults (configs/default.yaml) and then
+validated strictly: an unknown key, a wrong type or a missing folder is an error naming the
+file, the key and what was expected. YAML 1.1 quirks are switched off: `on`/`no`/`yes` stay
+strings, `0755` and `22:30` stay strings, and only `true`/`false` are booleans.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import unquote, urlsplit
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from edge.classes import CLASS_IDS
+
+
+class ConfigError(Exception):
+    """A configuration problem a person must fix; the message says where and what."""
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """safe_load with YAML 1.2-like scalars, so nothing silently turns into a bool or a number."""
+
+
+_StrictLoader.yaml_implicit_resolvers = {}
+for _first, _resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items():
+    kept = [(tag, rx) for tag, rx in _resolvers
+            if tag not in ("tag:yaml.org,2002:bool", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float")]
+    _StrictLoader.yaml_implicit_resolvers[_first] = kept
+_BOOL = re.compile(r"^(?:true|false)$")
+# Decimal ints only: no leading zeros (octal), no colons (base 60), no underscores.
+_INT = re.compile(r"^[-+]?(?:0|[1-9][0-9]*)$")
+_FLOAT = re.compile(r"^[-+]?(?:(?:0|[1-9][0-9]*)\.[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?$"
+                    r"|^[-+]?(?:0|[1-9][0-9]*)[eE][-+]?[0-9]+$")
+_StrictLoader.add_implicit_resolver("tag:yaml.org,2002:bool", _BOOL, list("tf"))
+_StrictLoader.add_implicit_resolver("tag:yaml.org,2002:int", _INT, list("-+0123456789"))
+_StrictLoader.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT, list("-+0123456789."))
+_StrictLoader.add_constructor(
+    "tag:yaml.org,2002:bool", lambda loader, node: loader.construct_scalar(node) == "true")
+_StrictLoader.add_constructor(
+    "tag:yaml.org,2002:int", lambda loader, node: int(loader.construct_scalar(node)))
+_StrictLoader.add_constructor(
+    "tag:yaml.org,2002:float", lambda loader, node: float(loader.construct_scalar(node)))
+
+
+def parse_yaml(text: str) -> Any:
+    return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class WatchSettings(_Strict):
+    folder: str
+    recursive: bool
+    polling: bool
+    poll_interval_s: float = Field(gt=0)
+    stable_for_s: float = Field(ge=0)
+    reconcile_interval_s: float = Field(gt=0)
+    extensions: list[str]
+    ignore_dirs: list[str]
+
+    @field_validator("extensions")
+    @classmethod
+    def _lower_dotted(cls, value: list[str]) -> list[str]:
+        for ext in value:
+            if not ext.startswith("."):
+                raise ValueError(f"extension {ext!r} must start with a dot, e.g. '.jpg'")
+        return [ext.lower() for ext in value]
+
+
+class DecodeSettings(_Strict):
+    max_megapixels: float = Field(gt=0)
+
+
+class SegmenterSettings(_Strict):
+    backend: Literal["onnxruntime"]
+    model: str | None
+    threads: int = Field(ge=1, le=64)
+    min_region_fraction: float = Field(ge=0, lt=1)
+
+
+class MqttSettings(_Strict):
+    enabled: bool
+    url: str
+    username: str | None
+    password_env: str | None
+    password_file: str | None
+    ca_file: str | None
+    client_id: str | None
+    topic_prefix: str = Field(min_length=1)
+    keepalive_s: int = Field(ge=5, le=3600)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        parse_mqtt_url(value)
+        return value
+
+    @field_validator("topic_prefix")
+    @classmethod
+    def _prefix(cls, value: str) -> str:
+        if any(c in value for c in "#+") or value.startswith("/") or value.endswith("/"):
+            raise ValueError("topic prefix must not contain '#' or '+' nor start or end with '/'")
+        return value
+
+
+class QueueSettings(_Strict):
+    frames: int = Field(ge=1, le=100_000)
+
+
+class BlurSettings(_Strict):
+    enabled: bool
+    fail_below: float = Field(ge=0, le=1)
+    warn_below: float = Field(ge=0, le=1)
+    classes: list[str]
+
+    @field_validator("classes")
+    @classmethod
+    def _known_classes(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if name not in CLASS_IDS or name == "background":
+                raise ValueError(f"unknown region class {name!r}; expected one of "
+                                 + ", ".join(n for n in CLASS_IDS if n != "background"))
+        return value
+
+
+class ColourChartSettings(_Strict):
+    required: bool
+    min_area_fraction: float = Field(gt=0, lt=1)
+
+
+class ProfileSettings(_Strict):
+    blur: BlurSettings
+    colour_chart: ColourChartSettings
+
+
+class Settings(_Strict):
+    config_version: Literal[1]
+    station: str = Field(min_length=1, pattern=r"^[A-Za-z0-9._-]+$")
+    profile: str
+    watch: WatchSettings
+    state_dir: str
+    decode: DecodeSettings
+    segmenter: SegmenterSettings
+    mqtt: MqttSettings
+    queues: QueueSettings
+    profiles: dict[str, ProfileSettings]
+
+    @property
+    def active_profile(self) -> ProfileSettings:
+        return self.profiles[self.profile]
+
+
+def default_config_text() -> str:
+    return _packaged_file("configs", "default.yaml").read_text()
+
+
+def _packaged_file(folder: str, name: str) -> Path:
+    """A file shipped with the package (installed) or beside it in a source checkout."""
+    try:
+        candidate = Path(str(resources.files(f"edge.{folder}").joinpath(name)))
+        if candidate.is_file():
+            return candidate
+    except ModuleNotFoundError:
+        pass
+    return Path(__file__).resolve().parent.parent / folder / name
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _has_path(data: Any, loc: tuple[Any, ...]) -> bool:
+    for part in loc:
+        if not isinstance(data, dict) or part not in data:
+            return False
+        data = data[part]
+    return True
+
+
+def _describe(errors: list[Any], sources: list[tuple[str, dict[str, Any]]]) -> str:
+    lines = []
+    for err in errors:
+        loc = tuple(err["loc"])
+        key = ".".join(str(p) for p in loc) or "(top level)"
+        origin = next((name for name, data in reversed(sources) if _has_path(data, loc)), sources[-1][0])
+        expected = err["msg"]
+        if err["type"] == "extra_forbidden":
+            expected = "unknown key (check the spelling; see configs/default.yaml)"
+        got = "" if err["type"] in ("missing", "extra_forbidden") else f" (got {err['input']!r})"
+        lines.append(f"{origin}: {key}: {expected}{got}")
+    return "\n".join(lines)
+
+
+def load_settings(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> Settings:
+    """Defaults, then the station file, then command-line overrides; validated together."""
+    sources: list[tuple[str, dict[str, Any]]] = [("built-in defaults", parse_yaml(default_config_text()))]
+    if path is not None:
+        p = Path(path)
+        try:
+            text = p.read_text()
+        except OSError as exc:
+            raise ConfigError(f"{p}: cannot read configuration: {exc.strerror or exc}") from exc
+        try:
+            data = parse_yaml(text)
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{p}: not valid YAML: {exc}") from exc
+        if data is None:
+            data = {}
+        if not isinstance(data, dict):
+            raise ConfigError(f"{p}: expected a mapping of settings at the top level")
+        sources.append((str(p), data))
+    if overrides:
+        sources.append(("command line", overrides))
+    merged: dict[str, Any] = {}
+    for _, data in sources:
+        merged = _merge(merged, data)
+    try:
+        settings = Settings.model_validate(merged)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc.errors(), sources)) from None
+    if settings.profile not in settings.profiles:
+        origin = next((n for n, d in reversed(sources) if "profile" in d), sources[-1][0])
+        raise ConfigError(f"{origin}: profile: unknown profile {settings.profile!r}; expected one of "
+                          + ", ".join(sorted(settings.profiles)))
+    return settings
+
+
+def require_watch_folder(settings: Settings) -> Path:
+    folder = Path(settings.watch.folder).expanduser()
+    if not folder.is_dir():
+        raise ConfigError(f"watch.folder: the hot folder {str(folder)!r} does not exist or is not a folder")
+    return folder.resolve()
+
+
+class MqttTarget(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    host: str
+    port: int
+    tls: bool
+    username: str | None = None
+    password: str | None = None
+
+
+def parse_mqtt_url(url: str) -> MqttTarget:
+    """`mqtt://[user:pass@]host[:port]` or `mqtts://...`; port defaults to 1883 / 8883."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("mqtt", "mqtts"):
+        raise ValueError(f"MQTT URL {url!r} must start with mqtt:// or mqtts://")
+    if not parts.hostname:
+        raise ValueError(f"MQTT URL {url!r} names no host")
+    if parts.path not in ("", "/"):
+        raise ValueError(f"MQTT URL {url!r} must not have a path")
+    try:
+        port = parts.port
+    except ValueError as exc:
+        raise ValueError(f"MQTT URL {url!r}: {exc}") from None
+    tls = parts.scheme == "mqtts"
+    return MqttTarget(
+        host=parts.hostname, port=port or (8883 if tls else 1883), tls=tls,
+        username=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password else None)
+
+
+def resolve_mqtt_password(settings: MqttSettings) -> str | None:
+    """From the named environment variable, the named file, or a systemd credential."""
+    if settings.password_env:
+        value = os.environ.get(settings.password_env)
+        if value is None:
+            raise ConfigError(f"mqtt.password_env: environment variable {settings.password_env} is not set")
+        return value
+    if settings.password_file:
+        try:
+            return Path(settings.password_file).expanduser().read_text().strip()
+        except OSError as exc:
+            raise ConfigError(f"mqtt.password_file: cannot read {settings.password_file}: "
+                              f"{exc.strerror or exc}") from None
+    cred_dir = os.environ.get("CREDENTIALS_DIRECTORY")
+    if cred_dir and (Path(cred_dir) / "mqtt_password").is_file():
+        return (Path(cred_dir) / "mqtt_password").read_text().strip()
+    return None

@@ -1,0 +1,218 @@
+"""Reading a frame: integrity checks, size limits, and two decodes from one read.
+
+The file is read into memory once; its hash and both decodes come from those bytes, so a file
+replaced while we work cannot mix two versions. The segmenter only needs a small copy: for
+JPEG that comes from libjpeg's reduced-size decoding (DCT scaling), several times cheaper than
+a full decode, and it runs while the full-resolution decode for the quality checks proceeds on
+another thread (OpenCV releases the GIL while decoding).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import struct
+import warnings
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image
+
+# libjpeg's "premature end" warnings would only clutter the log: completeness is checked explicitly.
+if hasattr(cv2, "setLogLevel"):
+    cv2.setLogLevel(2)
+
+Image.MAX_IMAGE_PIXELS = None  # our own limit applies, with a clearer message
+
+_FORMATS = {"JPEG": "jpeg", "PNG": "png", "TIFF": "tiff", "MPO": "jpeg"}
+_ORIENTATION_SWAPS = {5, 6, 7, 8}
+
+
+class UnreadableFrame(Exception):
+    """The file is not a frame that can be judged; the message says why, for the verdict."""
+
+
+@dataclass(frozen=True)
+class FrameHeader:
+    format: str
+    width: int
+    height: int
+    mode: str
+
+
+@dataclass
+class RawFrame:
+    """The file's bytes, hash and header: everything known before pixels are decoded."""
+
+    path: Path
+    data: np.ndarray
+    sha256: str
+    size_bytes: int
+    header: FrameHeader
+
+
+@dataclass
+class DecodedFrame:
+    raw: RawFrame
+    full: np.ndarray  # H x W x 3 BGR, uint8 or uint16, orientation applied
+
+    @property
+    def height(self) -> int:
+        return int(self.full.shape[0])
+
+    @property
+    def width(self) -> int:
+        return int(self.full.shape[1])
+
+
+def read_frame(path: Path, max_megapixels: float) -> RawFrame:
+    """Read and vet a file: existence, size, format, dimensions, completeness."""
+    try:
+        with open(path, "rb") as fh:
+            blob = fh.read()
+    except FileNotFoundError:
+        raise
+    except IsADirectoryError:
+        raise UnreadableFrame("is a folder, not an image file") from None
+    except OSError as exc:
+        raise UnreadableFrame(f"cannot be read: {exc.strerror or exc}") from None
+    if not blob:
+        raise UnreadableFrame("is empty (0 bytes)")
+    header = probe_header(blob)
+    if header.width <= 0 or header.height <= 0:
+        raise UnreadableFrame(f"has no pixels ({header.width}x{header.height})")
+    megapixels = header.width * header.height / 1e6
+    if megapixels > max_megapixels:
+        raise UnreadableFrame(f"is {header.width}x{header.height} ({megapixels:.0f} MP), over the "
+                              f"{max_megapixels:g} MP limit (decode.max_megapixels)")
+    check_complete(blob, header.format)
+    return RawFrame(path=path, data=np.frombuffer(blob, dtype=np.uint8), sha256=hashlib.sha256(blob).hexdigest(),
+                    size_bytes=len(blob), header=header)
+
+
+def probe_header(blob: bytes) -> FrameHeader:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(io.BytesIO(blob)) as im:
+                fmt = _FORMATS.get(im.format or "")
+                width, height, mode = im.size[0], im.size[1], im.mode
+                if fmt is None:
+                    raise UnreadableFrame(f"is a {im.format} image; accepted are JPEG, PNG and TIFF")
+                orientation = im.getexif().get(0x0112, 1) if fmt in ("jpeg", "tiff") else 1
+                if fmt == "tiff":
+                    _check_tiff_strips(im, len(blob))
+    except UnreadableFrame:
+        raise
+    except Exception as exc:  # Pillow raises many types for junk input
+        raise UnreadableFrame(f"is not a readable image ({type(exc).__name__})") from None
+    if orientation in _ORIENTATION_SWAPS:
+        width, height = height, width
+    return FrameHeader(format=fmt, width=width, height=height, mode=mode)
+
+
+def _check_tiff_strips(im: Image.Image, file_size: int) -> None:
+    """A TIFF whose strips or tiles point past the end of the file was cut off while written."""
+    tags = getattr(im, "tag_v2", {})
+    for offsets_tag, counts_tag in ((273, 279), (324, 325)):
+        offsets, counts = tags.get(offsets_tag), tags.get(counts_tag)
+        if offsets is None or counts is None:
+            continue
+        offsets = offsets if isinstance(offsets, tuple) else (offsets,)
+        counts = counts if isinstance(counts, tuple) else (counts,)
+        end = max(int(o) + int(c) for o, c in zip(offsets, counts))
+        if end > file_size:
+            raise UnreadableFrame(f"is truncated: TIFF image data ends at byte {end}, the file has {file_size}")
+
+
+def check_complete(blob: bytes, fmt: str) -> None:
+    """Refuse partly written files: decoders happily return a partial image for them."""
+    if fmt == "jpeg":
+        tail = blob.rstrip(b"\x00")
+        if not tail.endswith(b"\xff\xd9"):
+            raise UnreadableFrame("is truncated: the JPEG end marker is missing (file still being written?)")
+    elif fmt == "png":
+        if len(blob) < 12 or blob[-12:-8] != struct.pack(">I", 0) or blob[-8:-4] != b"IEND":
+            raise UnreadableFrame("is truncated: the PNG end chunk is missing (file still being written?)")
+
+
+_FULL_FLAGS = cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH
+
+
+def decode_full(raw: RawFrame) -> DecodedFrame:
+    image = cv2.imdecode(raw.data, _FULL_FLAGS)
+    if image is None or image.size == 0:
+        raise UnreadableFrame(f"could not be decoded as {raw.header.format.upper()}")
+    if (image.shape[1], image.shape[0]) != (raw.header.width, raw.header.height):
+        raise UnreadableFrame(f"decoded to {image.shape[1]}x{image.shape[0]}, but its header says "
+                              f"{raw.header.width}x{raw.header.height}")
+    return DecodedFrame(raw=raw, full=image)
+
+
+def reduction_for(raw: RawFrame, min_long_side: int) -> int:
+    """The largest JPEG DCT scaling (1, 2, 4, 8) that keeps the long side >= min_long_side."""
+    long_side = max(raw.header.width, raw.header.height)
+    for factor in (8, 4, 2):
+        if long_side / factor >= min_long_side:
+            return factor
+    return 1
+
+
+_REDUCED_FLAGS = {2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4, 8: cv2.IMREAD_REDUCED_COLOR_8}
+
+
+def decode_small(raw: RawFrame, min_long_side: int) -> np.ndarray | None:
+    """A reduced 8-bit copy straight from the JPEG bitstream, or None where the format has no
+    cheap path (PNG, TIFF: the caller then downsizes the full decode)."""
+    if raw.header.format != "jpeg":
+        return None
+    factor = reduction_for(raw, min_long_side)
+    if factor == 1:
+        return None
+    image = cv2.imdecode(raw.data, _REDUCED_FLAGS[factor])
+    if image is None or image.size == 0:
+        raise UnreadableFrame("could not be decoded as JPEG")
+    return image
+
+
+def to_uint8(image: np.ndarray) -> np.ndarray:
+    if image.dtype == np.uint8:
+        return image
+    if image.dtype == np.uint16:
+        return (image >> 8).astype(np.uint8)
+    return cv2.normalize(image, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)  # type: ignore[call-overload]
+
+
+def shrink(image: np.ndarray, long_side: int) -> np.ndarray:
+    h, w = image.shape[:2]
+    scale = long_side / max(h, w)
+    small = image if scale >= 1 else cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))),
+                                                interpolation=cv2.INTER_AREA)
+    return to_uint8(small)
+
+
+class FrameDecoder:
+    """Runs the full decode on a helper thread while the caller works on the small copy."""
+
+    def __init__(self, max_megapixels: float) -> None:
+        self.max_megapixels = max_megapixels
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="decode-full")
+
+    def read(self, path: Path) -> RawFrame:
+        return read_frame(path, self.max_megapixels)
+
+    def start_full(self, raw: RawFrame) -> Future[DecodedFrame]:
+        return self._pool.submit(decode_full, raw)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+
+
+def file_identity(path: Path) -> tuple[int, int]:
+    """(size, mtime_ns) of a file, following no symlinks beyond the one given."""
+    st = os.stat(path)
+    return st.st_size, st.st_mtime_ns

@@ -1,0 +1,313 @@
+"""Hot-folder intake: deciding when a file is a complete frame, and never missing one.
+
+Events from watchdog are hints; the journal is the truth. A file is ready when
+- it is closed after writing (inotify IN_CLOSE_WRITE), or
+- it is renamed into the folder (temp file then rename), or
+- it was only announced as created or modified (moved in from elsewhere on the same
+  filesystem, or seen by the polling observer on a network share) and its size and
+  modification time have then stayed the same for `stable_for_s` while nobody had it open.
+A reconciliation scan at start-up and every `reconcile_interval_s` offers every file the
+journal has not judged, so frames that arrived while the daemon was down, or whose events
+were lost, still get their verdict.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.observers import Observer
+from watchdog.observers.api import BaseObserver
+from watchdog.observers.polling import PollingObserver
+
+from edge.config import WatchSettings
+
+log = logging.getLogger(__name__)
+
+_IGNORED_NAMES = {".ds_store", "thumbs.db", "desktop.ini"}
+_IGNORED_SUFFIXES = (".tmp", ".part", ".crdownload", ".partial", ".temp")
+
+
+def is_candidate(path: Path, folder: Path, settings: WatchSettings) -> bool:
+    """Could this path be a frame? Temp, sidecar and capture-software files are not."""
+    try:
+        rel = path.relative_to(folder)
+    except ValueError:
+        return False
+    parts = rel.parts
+    if not parts:
+        return False
+    if len(parts) > 1:
+        if not settings.recursive:
+            return False
+        if any(p.startswith(".") or p in settings.ignore_dirs for p in parts[:-1]):
+            return False
+    name = parts[-1]
+    lower = name.lower()
+    if name.startswith((".", "~", "._")) or lower in _IGNORED_NAMES or lower.endswith(_IGNORED_SUFFIXES):
+        return False
+    return os.path.splitext(lower)[1] in settings.extensions
+
+
+class FrameQueue:
+    """Bounded queue of paths to judge, without duplicates. When it is full, new hints are
+    dropped and a rescan is requested instead: the folder and journal still know them."""
+
+    def __init__(self, maxsize: int) -> None:
+        self.maxsize = maxsize
+        self._queue: queue.Queue[Path] = queue.Queue(maxsize=maxsize)
+        self._queued: set[Path] = set()
+        self._lock = threading.Lock()
+        self.overflowed = threading.Event()
+
+    def offer(self, path: Path) -> bool:
+        with self._lock:
+            if path in self._queued:
+                return True
+            try:
+                self._queue.put_nowait(path)
+            except queue.Full:
+                self.overflowed.set()
+                return False
+            self._queued.add(path)
+            return True
+
+    def take(self, timeout: float) -> Path | None:
+        try:
+            path = self._queue.get(timeout=timeout)
+        except queue.Empty:
+            return None
+        with self._lock:
+            self._queued.discard(path)
+        return path
+
+    def __contains__(self, path: Path) -> bool:
+        with self._lock:
+            return path in self._queued
+
+    def depth(self) -> int:
+        return self._queue.qsize()
+
+
+@dataclass
+class _Watching:
+    size: int
+    mtime_ns: int
+    since: float
+    open_handles: int = 0
+
+
+class StabilityTracker:
+    """Files waiting until their size and mtime stop changing (and nobody has them open)."""
+
+    def __init__(self, stable_for_s: float, on_ready: Callable[[Path], None]) -> None:
+        self.stable_for_s = stable_for_s
+        self._on_ready = on_ready
+        self._files: dict[Path, _Watching] = {}
+        self._lock = threading.Lock()
+
+    def watch(self, path: Path) -> None:
+        try:
+            st = os.stat(path)
+        except OSError:
+            return
+        with self._lock:
+            current = self._files.get(path)
+            if current is None:
+                self._files[path] = _Watching(st.st_size, st.st_mtime_ns, time.monotonic())
+            elif (current.size, current.mtime_ns) != (st.st_size, st.st_mtime_ns):
+                current.size, current.mtime_ns, current.since = st.st_size, st.st_mtime_ns, time.monotonic()
+
+    def opened(self, path: Path) -> None:
+        with self._lock:
+            if path in self._files:
+                self._files[path].open_handles += 1
+
+    def closed_without_write(self, path: Path) -> None:
+        with self._lock:
+            entry = self._files.get(path)
+            if entry is not None and entry.open_handles > 0:
+                entry.open_handles -= 1
+
+    def forget(self, path: Path) -> None:
+        with self._lock:
+            self._files.pop(path, None)
+
+    def __contains__(self, path: Path) -> bool:
+        with self._lock:
+            return path in self._files
+
+    def poll(self) -> None:
+        now = time.monotonic()
+        ready: list[Path] = []
+        with self._lock:
+            for path, entry in list(self._files.items()):
+                try:
+                    st = os.stat(path)
+                except OSError:
+                    del self._files[path]
+                    continue
+                if (st.st_size, st.st_mtime_ns) != (entry.size, entry.mtime_ns):
+                    entry.size, entry.mtime_ns, entry.since = st.st_size, st.st_mtime_ns, now
+                elif now - entry.since >= self.stable_for_s and entry.open_handles == 0:
+                    del self._files[path]
+                    ready.append(path)
+        for path in ready:
+            self._on_ready(path)
+
+
+class _EventHandler(FileSystemEventHandler):
+    def __init__(self, intake: Intake) -> None:
+        self._intake = intake
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        # An exception here would silently kill the observer thread: never let one out.
+        try:
+            self._intake.handle_event(event)
+        except Exception:
+            log.exception("error while handling file event %s", event)
+
+
+class Intake:
+    def __init__(self, folder: Path, settings: WatchSettings, frames: FrameQueue,
+                 is_judged: Callable[[Path, os.stat_result], bool]) -> None:
+        self.folder = folder
+        self.settings = settings
+        self.frames = frames
+        self._is_judged = is_judged
+        self.stability = StabilityTracker(settings.stable_for_s, self._ready)
+        self._observer: BaseObserver | None = None
+        self._stop = threading.Event()
+        self._rescan = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.last_scan_at = 0.0
+        self.in_hand: set[Path] = set()
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def start(self) -> None:
+        if self.settings.polling:
+            observer: BaseObserver = PollingObserver(timeout=self.settings.poll_interval_s)
+        else:
+            observer = Observer()
+        observer.schedule(_EventHandler(self), str(self.folder), recursive=self.settings.recursive)
+        observer.start()
+        self._observer = observer
+        self.reconcile()
+        self._thread = threading.Thread(target=self._housekeeping, name="intake", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._observer is not None:
+            self._observer.stop()
+            self._observer.join(timeout=5)
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def alive(self) -> bool:
+        observer_ok = self._observer is not None and self._observer.is_alive()
+        thread_ok = self._thread is not None and self._thread.is_alive()
+        return observer_ok and thread_ok
+
+    def request_rescan(self) -> None:
+        self._rescan.set()
+
+    # -- events ----------------------------------------------------------------------------
+    def handle_event(self, event: FileSystemEvent) -> None:
+        if event.is_directory:
+            return
+        kind = event.event_type
+        if kind == "moved":
+            self.stability.forget(Path(os.fsdecode(event.src_path)))
+            path = Path(os.fsdecode(event.dest_path))
+            if is_candidate(path, self.folder, self.settings):
+                self.stability.forget(path)
+                self._ready(path)
+            return
+        path = Path(os.fsdecode(event.src_path))
+        if not is_candidate(path, self.folder, self.settings):
+            return
+        if kind == "closed":
+            self.stability.forget(path)
+            self._ready(path)
+        elif kind in ("created", "modified"):
+            if path not in self.in_hand:
+                self.stability.watch(path)
+        elif kind == "opened":
+            self.stability.opened(path)
+        elif kind == "closed_no_write":
+            self.stability.closed_without_write(path)
+        elif kind == "deleted":
+            self.stability.forget(path)
+
+    def _ready(self, path: Path) -> None:
+        if not self.frames.offer(path):
+            log.debug("frame queue full; %s will be picked up by the next scan", path.name)
+
+    # -- reconciliation ---------------------------------------------------------------------
+    def _iter_files(self) -> list[Path]:
+        found: list[Path] = []
+        stack = [self.folder]
+        while stack:
+            current = stack.pop()
+            try:
+                with os.scandir(current) as entries:
+                    for entry in entries:
+                        path = Path(entry.path)
+                        if entry.is_dir(follow_symlinks=False):
+                            if self.settings.recursive and not entry.name.startswith(".") \
+                                    and entry.name not in self.settings.ignore_dirs:
+                                stack.append(path)
+                        elif is_candidate(path, self.folder, self.settings):
+                            found.append(path)
+            except OSError as exc:
+                log.warning("cannot scan %s: %s", current, exc)
+        return sorted(found)
+
+    def reconcile(self) -> int:
+        """Offer every file in the folder that has no verdict yet. Returns how many were offered."""
+        offered = 0
+        now = time.time()
+        for path in self._iter_files():
+            if path in self.frames or path in self.stability or path in self.in_hand:
+                continue
+            try:
+                st = os.stat(path)
+            except OSError:
+                continue  # a dangling symlink or a file just removed: the worker reports real frames
+            if self._is_judged(path, st):
+                continue
+            if now - st.st_mtime >= self.settings.stable_for_s:
+                if self.frames.offer(path):
+                    offered += 1
+                else:
+                    break
+            else:
+                self.stability.watch(path)
+        self.last_scan_at = time.monotonic()
+        if offered:
+            log.info("reconciliation scan: %d frame(s) without a verdict queued", offered)
+        return offered
+
+    def _housekeeping(self) -> None:
+        next_scan = time.monotonic() + self.settings.reconcile_interval_s
+        tick = max(0.05, min(0.25, self.settings.stable_for_s / 4 or 0.25))
+        while not self._stop.wait(tick):
+            try:
+                self.stability.poll()
+                overflow = self.frames.overflowed.is_set() and self.frames.depth() <= self.frames.maxsize // 4
+                if overflow or self._rescan.is_set() or time.monotonic() >= next_scan:
+                    self._rescan.clear()
+                    if overflow:
+                        self.frames.overflowed.clear()
+                    self.reconcile()
+                    next_scan = time.monotonic() + self.settings.reconcile_interval_s
+            except Exception:
+                log.exception("intake housekeeping failed; retrying")

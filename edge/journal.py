@@ -1,0 +1,175 @@
+"""The journal: one row per frame, and the outbox of messages its verdict causes.
+
+SQLite in WAL mode in the state directory. A verdict and all the messages it causes are
+written in one transaction, so after a crash either both exist or neither does (and the frame
+is judged again). Each outbox row belongs to one sink ("mqtt", "jsonl", ...) so a stuck sink
+never holds up another. Rows are marked delivered only when the sink confirms.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS frames (
+    id            INTEGER PRIMARY KEY,
+    path          TEXT NOT NULL,
+    size_bytes    INTEGER NOT NULL,
+    mtime_ns      INTEGER NOT NULL,
+    sha256        TEXT,
+    verdict       TEXT NOT NULL,
+    verdict_id    TEXT NOT NULL UNIQUE,
+    reasons       TEXT NOT NULL,
+    first_seen    REAL NOT NULL,
+    processed_at  TEXT NOT NULL,
+    UNIQUE (path, size_bytes, mtime_ns)
+);
+CREATE INDEX IF NOT EXISTS frames_by_sha ON frames (path, sha256);
+CREATE TABLE IF NOT EXISTS outbox (
+    seq           INTEGER PRIMARY KEY AUTOINCREMENT,
+    sink          TEXT NOT NULL,
+    verdict_id    TEXT NOT NULL,
+    topic         TEXT NOT NULL,
+    payload       BLOB NOT NULL,
+    qos           INTEGER NOT NULL,
+    retain        INTEGER NOT NULL,
+    created_at    REAL NOT NULL,
+    expires_at    REAL,
+    delivered_at  REAL,
+    attempts      INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (sink, delivered_at, seq);
+"""
+
+
+@dataclass(frozen=True)
+class OutboxMessage:
+    seq: int
+    sink: str
+    verdict_id: str
+    topic: str
+    payload: bytes
+    qos: int
+    retain: bool
+    expires_at: float | None
+
+
+@dataclass(frozen=True)
+class NewMessage:
+    sink: str
+    topic: str
+    payload: bytes
+    qos: int = 1
+    retain: bool = False
+    ttl_s: float | None = None
+
+
+class Journal:
+    """Thread-safe: one connection, guarded by a lock (the writes are small and few)."""
+
+    def __init__(self, state_dir: Path) -> None:
+        state_dir.mkdir(parents=True, exist_ok=True)
+        self.path = state_dir / "journal.sqlite3"
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        # FULL: a verdict acknowledged to nobody yet must still survive a power cut.
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def has_frame(self, path: str, size_bytes: int, mtime_ns: int) -> bool:
+        with self._lock:
+            row = self._db.execute("SELECT 1 FROM frames WHERE path=? AND size_bytes=? AND mtime_ns=?",
+                                   (path, size_bytes, mtime_ns)).fetchone()
+        return row is not None
+
+    def has_content(self, path: str, sha256: str) -> bool:
+        """The same bytes at the same path were judged before (the file was only touched)."""
+        with self._lock:
+            row = self._db.execute("SELECT 1 FROM frames WHERE path=? AND sha256=?", (path, sha256)).fetchone()
+        return row is not None
+
+    def known_identities(self) -> set[tuple[str, int, int]]:
+        with self._lock:
+            rows = self._db.execute("SELECT path, size_bytes, mtime_ns FROM frames").fetchall()
+        return {(p, s, m) for p, s, m in rows}
+
+    def record(self, *, path: str, size_bytes: int, mtime_ns: int, first_seen: float, verdict: dict[str, Any],
+               messages: Iterable[NewMessage]) -> bool:
+        """Store a frame's verdict and its messages atomically. False if the frame already has one."""
+        now = time.time()
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                cur = self._db.execute(
+                    "INSERT INTO frames (path, size_bytes, mtime_ns, sha256, verdict, verdict_id, reasons, "
+                    "first_seen, processed_at) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING",
+                    (path, size_bytes, mtime_ns, verdict.get("sha256"), verdict["verdict"], verdict["id"],
+                     json.dumps([r["check"] for r in verdict["reasons"]]), first_seen, verdict["processed_at"]))
+                if cur.rowcount == 0:
+                    self._db.execute("ROLLBACK")
+                    return False
+                self._db.executemany(
+                    "INSERT INTO outbox (sink, verdict_id, topic, payload, qos, retain, created_at, expires_at) "
+                    "VALUES (?,?,?,?,?,?,?,?)",
+                    [(m.sink, verdict["id"], m.topic, m.payload, m.qos, int(m.retain), now,
+                      None if m.ttl_s is None else now + m.ttl_s) for m in messages])
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return True
+
+    def pending(self, sink: str, limit: int, after_seq: int = 0) -> list[OutboxMessage]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT seq, sink, verdict_id, topic, payload, qos, retain, expires_at FROM outbox "
+                "WHERE sink=? AND delivered_at IS NULL AND seq>? ORDER BY seq LIMIT ?",
+                (sink, after_seq, limit)).fetchall()
+        return [OutboxMessage(seq, s, vid, topic, bytes(payload), qos, bool(retain), exp)
+                for seq, s, vid, topic, payload, qos, retain, exp in rows]
+
+    def mark_delivered(self, seqs: Iterable[int]) -> None:
+        seqs = list(seqs)
+        if not seqs:
+            return
+        now = time.time()
+        with self._lock:
+            self._db.executemany("UPDATE outbox SET delivered_at=? WHERE seq=? AND delivered_at IS NULL",
+                                 [(now, s) for s in seqs])
+
+    def note_attempt(self, seq: int) -> None:
+        with self._lock:
+            self._db.execute("UPDATE outbox SET attempts=attempts+1 WHERE seq=?", (seq,))
+
+    def backlog(self, sink: str | None = None) -> int:
+        with self._lock:
+            if sink is None:
+                row = self._db.execute("SELECT COUNT(*) FROM outbox WHERE delivered_at IS NULL").fetchone()
+            else:
+                row = self._db.execute("SELECT COUNT(*) FROM outbox WHERE sink=? AND delivered_at IS NULL",
+                                       (sink,)).fetchone()
+        return int(row[0])
+
+    def prune_delivered(self, keep_s: float) -> int:
+        """Bounded retention: forget delivered messages older than keep_s."""
+        with self._lock:
+            cur = self._db.execute("DELETE FROM outbox WHERE delivered_at IS NOT NULL AND delivered_at < ?",
+                                   (time.time() - keep_s,))
+        return cur.rowcount
+
+    def counts(self) -> dict[str, int]:
+        with self._lock:
+            rows = self._db.execute("SELECT verdict, COUNT(*) FROM frames GROUP BY verdict").fetchall()
+        return {v: int(n) for v, n in rows}

@@ -1,0 +1,94 @@
+"""Judging one frame: read, decode, segment, check, and build its verdict.
+
+The same code serves `specimen-edge check` and the daemon.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edge.config import Settings
+from edge.decode import FrameDecoder, UnreadableFrame, decode_small, shrink
+from edge.qc.base import CheckResult, FrameContext
+from edge.qc.registry import checks_for
+from edge.segmentation.base import Segmenter
+from edge.segmentation.regions import extract_regions, full_resolution_class_map
+from edge.segmentation.registry import create_segmenter
+from edge.verdict import build_verdict
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Judgement:
+    verdict: dict[str, Any]
+    class_map: np.ndarray | None = None
+
+
+class FramePipeline:
+    def __init__(self, settings: Settings, segmenter: Segmenter | None = None) -> None:
+        self.settings = settings
+        self.segmenter = segmenter or create_segmenter(settings.segmenter)
+        self.decoder = FrameDecoder(settings.decode.max_megapixels)
+        self.checks = checks_for(settings.active_profile)
+        self._small_long_side = max(self.segmenter.canvas_hw)
+
+    def warm_up(self) -> None:
+        """One inference before reporting ready, so the first real frame is not the slow one."""
+        self.segmenter.segment(np.full((*self.segmenter.canvas_hw, 3), 200, np.uint8))
+
+    def judge(self, path: Path, *, want_class_map: bool = False, display_path: Path | None = None) -> Judgement:
+        """Verdict for one file. Raises FileNotFoundError when the file has gone (no frame, no verdict)."""
+        shown = display_path or path
+        start = time.perf_counter()
+        try:
+            raw = self.decoder.read(path)
+        except UnreadableFrame as exc:
+            return Judgement(self._error(shown, str(exc), start))
+        full_future = self.decoder.start_full(raw)
+        try:
+            t0 = time.perf_counter()
+            small = decode_small(raw, self._small_long_side)
+            decode_small_ms = (time.perf_counter() - t0) * 1000
+            if small is None:
+                small = shrink(full_future.result().full, self._small_long_side)
+            t1 = time.perf_counter()
+            seg = self.segmenter.segment(small)
+            frame_hw = (raw.header.height, raw.header.width)
+            regions = extract_regions(seg, frame_hw, self.settings.segmenter.min_region_fraction)
+            segment_ms = (time.perf_counter() - t1) * 1000
+            t2 = time.perf_counter()
+            decoded = full_future.result()
+            wait_ms = (time.perf_counter() - t2) * 1000
+        except UnreadableFrame as exc:
+            return Judgement(self._error(shown, str(exc), start, sha256=raw.sha256, size=raw.size_bytes))
+        t3 = time.perf_counter()
+        context = FrameContext(image=decoded.full, regions=regions, profile=self.settings.active_profile)
+        results = [CheckResult("readable", "ok", "Image decoded completely.", value=True)]
+        results += [check.run(context) for check in self.checks]
+        qc_ms = (time.perf_counter() - t3) * 1000
+        verdict = build_verdict(
+            station=self.settings.station, path=shown, profile=self.settings.profile, checks=results,
+            regions=regions, model=self.segmenter.info, sha256=raw.sha256, size_bytes=raw.size_bytes,
+            width=decoded.width, height=decoded.height,
+            timings_ms={"decode_small": decode_small_ms, "segment": segment_ms, "decode_wait": wait_ms,
+                        "qc": qc_ms, "total": (time.perf_counter() - start) * 1000})
+        class_map = full_resolution_class_map(seg, frame_hw) if want_class_map else None
+        return Judgement(verdict, class_map)
+
+    def _error(self, path: Path, reason: str, start: float, sha256: str | None = None,
+               size: int | None = None) -> dict[str, Any]:
+        check = CheckResult("readable", "fail", f"Unreadable file: {path.name} {reason}", value=False)
+        return build_verdict(station=self.settings.station, path=path, profile=self.settings.profile,
+                             checks=[check], regions=[], model=self.segmenter.info, sha256=sha256,
+                             size_bytes=size, timings_ms={"total": (time.perf_counter() - start) * 1000})
+
+    def close(self) -> None:
+        self.decoder.close()
+        self.segmenter.close()

@@ -1,0 +1,54 @@
+"""From a class map to the verdict's regions: connected parts per class, in original pixels."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from edge.classes import CLASS_NAMES
+from edge.segmentation.base import Segmentation
+
+
+@dataclass(frozen=True)
+class Region:
+    id: int
+    class_name: str
+    bbox: tuple[int, int, int, int]  # x0, y0, x1, y1 in original pixels, x1/y1 exclusive
+    area_px: int
+    score: float
+
+    def to_json(self) -> dict[str, object]:
+        return {"id": self.id, "class": self.class_name, "bbox": list(self.bbox),
+                "area_px": self.area_px, "score": round(self.score, 4)}
+
+
+def extract_regions(seg: Segmentation, frame_hw: tuple[int, int], min_fraction: float) -> list[Region]:
+    """Connected components of every foreground class, scaled to the frame's full size."""
+    classes = seg.placement.crop_to_source_orientation(seg.classes)
+    confidence = seg.placement.crop_to_source_orientation(seg.confidence)
+    map_h, map_w = classes.shape
+    frame_h, frame_w = frame_hw
+    sy, sx = frame_h / map_h, frame_w / map_w
+    min_pixels = max(1, int(round(min_fraction * map_h * map_w)))
+    regions: list[Region] = []
+    for class_id in range(1, len(CLASS_NAMES)):
+        mask = (classes == class_id).astype(np.uint8)
+        if not mask.any():
+            continue
+        count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+        for comp in range(1, count):
+            x, y, w, h, area = (int(v) for v in stats[comp])
+            if area < min_pixels:
+                continue
+            score = float(confidence[y:y + h, x:x + w][labels[y:y + h, x:x + w] == comp].mean())
+            bbox = (int(np.floor(x * sx)), int(np.floor(y * sy)),
+                    min(frame_w, int(np.ceil((x + w) * sx))), min(frame_h, int(np.ceil((y + h) * sy))))
+            regions.append(Region(id=len(regions), class_name=CLASS_NAMES[class_id], bbox=bbox,
+                                  area_px=int(round(area * sx * sy)), score=min(1.0, max(0.0, score))))
+    return regions
+
+
+def full_resolution_class_map(seg: Segmentation, frame_hw: tuple[int, int]) -> np.ndarray:
+    return seg.placement.to_size(seg.classes, frame_hw[0], frame_hw[1])

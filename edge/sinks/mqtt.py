@@ -1,0 +1,204 @@
+"""MQTT: status, alerts and verdicts, drained from the durable outbox.
+
+paho-mqtt keeps unacknowledged messages in memory only, so the outbox is the record: a row
+is marked delivered when the broker acknowledges it (QoS 1 PUBACK, seen in on_publish), and
+anything not acknowledged before a crash is sent again after restart. Messages are sent only
+while connected, so an outage never piles them up in memory.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import ssl
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from edge.config import MqttSettings, MqttTarget
+from edge.journal import Journal
+
+log = logging.getLogger(__name__)
+
+SINK = "mqtt"
+_MAX_IN_FLIGHT = 100
+# A message paho has not confirmed within this long, while connected, is sent again.
+_RESEND_AFTER_S = 60.0
+
+
+def topic(prefix: str, station: str, leaf: str) -> str:
+    return f"{prefix}/{station}/{leaf}"
+
+
+class MqttPublisher(threading.Thread):
+    def __init__(self, settings: MqttSettings, target: MqttTarget, password: str | None, station: str,
+                 journal: Journal, state_provider: Callable[[], dict[str, Any]] | None = None) -> None:
+        super().__init__(name="sink-mqtt", daemon=True)
+        self.settings = settings
+        self.target = target
+        self.station = station
+        self.journal = journal
+        self.state_provider = state_provider
+        self.status_topic = topic(settings.topic_prefix, station, "status")
+        self.state_topic = topic(settings.topic_prefix, station, "state")
+        self.wake = threading.Event()
+        self.connected = threading.Event()
+        self.last_error: str | None = None
+        self._stop_event = threading.Event()
+        self._acks: queue.SimpleQueue[int] = queue.SimpleQueue()
+        self._in_flight: dict[int, tuple[int, float]] = {}  # mid -> (outbox seq, sent at)
+        self._in_flight_seqs: set[int] = set()
+        self._client = self._make_client(password)
+
+    def _make_client(self, password: str | None) -> mqtt.Client:
+        client_id = self.settings.client_id or f"specimen-edge-{self.station}"
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+        client.will_set(self.status_topic, "offline", qos=1, retain=True)
+        username = self.target.username or self.settings.username
+        if username:
+            client.username_pw_set(username, self.target.password or password)
+        if self.target.tls:
+            client.tls_set(ca_certs=self.settings.ca_file, cert_reqs=ssl.CERT_REQUIRED)
+        client.reconnect_delay_set(min_delay=1, max_delay=30)
+        client.max_inflight_messages_set(_MAX_IN_FLIGHT)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_publish = self._on_publish
+        return client
+
+    # -- paho callbacks (network thread): keep them short, no locks of ours ------------------
+    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason_code: Any,
+                    properties: Any) -> None:
+        if reason_code.is_failure:
+            self.last_error = f"broker refused the connection: {reason_code}"
+            log.warning("MQTT %s", self.last_error)
+            return
+        self.last_error = None
+        log.info("MQTT connected to %s:%d", self.target.host, self.target.port)
+        client.publish(self.status_topic, "online", qos=1, retain=True)
+        self.connected.set()
+        self.wake.set()
+
+    def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason_code: Any,
+                       properties: Any) -> None:
+        if self.connected.is_set():
+            log.warning("MQTT disconnected (%s); reconnecting", reason_code)
+        self.connected.clear()
+
+    def _on_publish(self, client: mqtt.Client, userdata: Any, mid: int, reason_code: Any,
+                    properties: Any) -> None:
+        # 0x10 "no matching subscribers" is a success for us: the broker has the message.
+        if not reason_code.is_failure:
+            self._acks.put(mid)
+        self.wake.set()
+
+    # -- publisher thread ------------------------------------------------------------------
+    def start(self) -> None:
+        self._client.connect_async(self.target.host, self.target.port, keepalive=self.settings.keepalive_s)
+        self._client.loop_start()
+        super().start()
+
+    def _settle_acks(self) -> None:
+        delivered = []
+        while True:
+            try:
+                mid = self._acks.get_nowait()
+            except queue.Empty:
+                break
+            entry = self._in_flight.pop(mid, None)
+            if entry is not None:
+                self._in_flight_seqs.discard(entry[0])
+                delivered.append(entry[0])
+        self.journal.mark_delivered(delivered)
+
+    def _forget_stale(self) -> None:
+        now = time.monotonic()
+        for mid, (seq, sent_at) in list(self._in_flight.items()):
+            if now - sent_at > _RESEND_AFTER_S:
+                del self._in_flight[mid]
+                self._in_flight_seqs.discard(seq)
+
+    def _send_pending(self) -> None:
+        room = _MAX_IN_FLIGHT - len(self._in_flight)
+        if room <= 0:
+            return
+        batch = [m for m in self.journal.pending(SINK, limit=room + len(self._in_flight_seqs))
+                 if m.seq not in self._in_flight_seqs][:room]
+        for msg in batch:
+            if not self.connected.is_set():
+                return
+            props = Properties(PacketTypes.PUBLISH)
+            props.ContentType = "application/json"
+            props.UserProperty = ("verdict_id", msg.verdict_id)
+            if msg.expires_at is not None:
+                remaining = int(msg.expires_at - time.time())
+                if remaining <= 0:
+                    self.journal.mark_delivered([msg.seq])  # stale alert: nobody should act on it now
+                    continue
+                props.MessageExpiryInterval = remaining
+            info = self._client.publish(msg.topic, msg.payload, qos=msg.qos, retain=msg.retain, properties=props)
+            if info.rc == mqtt.MQTT_ERR_QUEUE_SIZE:
+                return
+            self.journal.note_attempt(msg.seq)
+            self._in_flight[info.mid] = (msg.seq, time.monotonic())
+            self._in_flight_seqs.add(msg.seq)
+
+    def publish_state(self) -> None:
+        if self.state_provider is None or not self.connected.is_set():
+            return
+        payload = json.dumps(self.state_provider(), separators=(",", ":"))
+        self._client.publish(self.state_topic, payload, qos=1, retain=True)
+
+    def run(self) -> None:
+        last_state = 0.0
+        while not self._stop_event.is_set():
+            self.wake.wait(1.0)
+            self.wake.clear()
+            try:
+                self._settle_acks()
+                if self.connected.is_set():
+                    self._forget_stale()
+                    self._send_pending()
+                    if time.monotonic() - last_state > 10:
+                        self.publish_state()
+                        last_state = time.monotonic()
+            except Exception:
+                log.exception("MQTT publisher error; retrying")
+
+    def flush(self, timeout: float) -> bool:
+        """Wait until the outbox for MQTT is empty (for a clean stop), up to timeout."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.journal.backlog(SINK) == 0:
+                return True
+            if not self.connected.is_set():
+                return False
+            self.wake.set()
+            time.sleep(0.05)
+        return False
+
+    def stop(self, drain_timeout: float = 5.0) -> None:
+        """Send what is pending, then `stopped` (acknowledged), then disconnect."""
+        self.flush(drain_timeout)
+        self._stop_event.set()
+        self.wake.set()
+        self.join(timeout=5)
+        self._settle_acks()
+        if self.connected.is_set():
+            self.publish_state()
+            info = self._client.publish(self.status_topic, "stopped", qos=1, retain=True)
+            try:
+                info.wait_for_publish(timeout=5)
+            except (RuntimeError, ValueError):
+                log.warning("could not confirm the 'stopped' status with the broker")
+            time.sleep(0.05)
+            self._settle_acks()
+        self._client.disconnect()
+        self._client.loop_stop()

@@ -1,0 +1,59 @@
+"""The verdict: the one JSON document per frame that every consumer reads (specimen-edge/verdict/1)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from edge.qc.base import CheckResult
+from edge.segmentation.base import ModelInfo
+from edge.segmentation.regions import Region
+
+SCHEMA = "specimen-edge/verdict/1"
+
+
+def utc_now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def verdict_of(checks: Sequence[CheckResult]) -> str:
+    if any(c.check == "readable" and c.status == "fail" for c in checks):
+        return "error"
+    return "retake" if any(c.status == "fail" for c in checks) else "accept"
+
+
+def build_verdict(
+    *, station: str, path: Path, profile: str, checks: Sequence[CheckResult], regions: Sequence[Region],
+    model: ModelInfo, timings_ms: dict[str, float], sha256: str | None = None, size_bytes: int | None = None,
+    width: int | None = None, height: int | None = None, barcodes: Sequence[dict[str, Any]] = (),
+) -> dict[str, Any]:
+    checks_json = [c.to_json() for c in checks]
+    return {
+        "schema": SCHEMA,
+        "id": str(uuid.uuid4()),
+        "station": station,
+        "file": str(path),
+        "sha256": sha256,
+        "size_bytes": size_bytes,
+        "width": width,
+        "height": height,
+        "processed_at": utc_now_iso(),
+        "profile": profile,
+        "verdict": verdict_of(checks),
+        "reasons": [c for c in checks_json if c["status"] == "fail"],
+        "checks": checks_json,
+        "regions": [r.to_json() for r in regions],
+        "barcodes": list(barcodes),
+        "model": {"name": model.name, "sha256": model.sha256, "backend": model.backend, "device": model.device},
+        "timings_ms": {k: round(v, 2) for k, v in timings_ms.items()},
+    }
+
+
+def summary_line(verdict: dict[str, Any]) -> str:
+    """One human line: file, verdict and the reasons' messages."""
+    name = Path(verdict["file"]).name
+    reasons = "; ".join(r["message"] for r in verdict["reasons"])
+    return f"{verdict['verdict'].upper():7s} {name}" + (f": {reasons}" if reasons else "")
