@@ -109,6 +109,10 @@ def probe_header(blob: bytes) -> FrameHeader:
     except UnreadableFrame:
         raise
     except Exception as exc:  # Pillow raises many types for junk input
+        if blob.startswith(b"\x89PNG\r\n\x1a\n") and blob[12:16] == b"IHDR":
+            width, height = struct.unpack(">II", blob[16:24])
+            if width == 0 or height == 0:
+                raise UnreadableFrame(f"has no pixels ({width}x{height})") from None
         raise UnreadableFrame(f"is not a readable image ({type(exc).__name__})") from None
     if orientation in _ORIENTATION_SWAPS:
         width, height = height, width

@@ -1,0 +1,1 @@
+"""Public contracts shipped with the package (the verdict JSON schema)."""

@@ -1,0 +1,173 @@
+"""Shared fixtures: a real mosquitto broker on loopback, the toy ONNX model, station settings."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from edge.config import Settings, load_settings
+from tests.toy_model import build_toy_model
+
+SCHEMA_PATH = Path(__file__).resolve().parent.parent / "edge" / "contracts" / "verdict.schema.json"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.05) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    return predicate()
+
+
+class Broker:
+    """mosquitto on 127.0.0.1, started and stopped by the tests."""
+
+    def __init__(self, folder: Path, port: int | None = None, extra_conf: str = "") -> None:
+        binary = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None)
+        if binary is None:
+            if os.environ.get("SPECIMEN_EDGE_REQUIRE_BROKER") == "1":
+                pytest.fail("mosquitto is not installed (the test command installs it)")
+            pytest.skip("mosquitto is not installed")
+        self.binary = binary
+        self.folder = folder
+        self.port = port or free_port()
+        self.conf = folder / "mosquitto.conf"
+        self.conf.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+                             f"log_dest stderr\n{extra_conf}")
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen([self.binary, "-c", str(self.conf)], stdout=subprocess.DEVNULL,
+                                     stderr=open(self.folder / "mosquitto.log", "ab"))
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("mosquitto did not start")
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+            self.proc = None
+
+
+@pytest.fixture(scope="session")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
+    b = Broker(tmp_path_factory.mktemp("broker"))
+    b.start()
+    yield b
+    b.stop()
+
+
+class Subscriber:
+    """Collects messages from a real broker connection."""
+
+    def __init__(self, port: int, topics: list[str]) -> None:
+        self.messages: list[tuple[str, bytes, bool]] = []
+        self._lock = threading.Lock()
+        self._subscribed = threading.Event()
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+        self.client.on_message = self._on_message
+        self.client.on_subscribe = lambda *a: self._subscribed.set()
+        self.client.on_connect = lambda c, *a: c.subscribe([(t, 1) for t in topics])
+        self.client.connect("127.0.0.1", port)
+        self.client.loop_start()
+        assert self._subscribed.wait(10), "subscription not confirmed"
+
+    def _on_message(self, client: Any, userdata: Any, msg: Any) -> None:
+        with self._lock:
+            self.messages.append((msg.topic, msg.payload, bool(msg.retain)))
+
+    def on(self, suffix: str) -> list[bytes]:
+        with self._lock:
+            return [p for t, p, _ in self.messages if t.endswith(suffix)]
+
+    def json_on(self, suffix: str) -> list[dict[str, Any]]:
+        return [json.loads(p) for p in self.on(suffix)]
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+@pytest.fixture
+def subscriber_factory() -> Iterator[Callable[..., Subscriber]]:
+    made: list[Subscriber] = []
+
+    def make(port: int, topics: list[str]) -> Subscriber:
+        s = Subscriber(port, topics)
+        made.append(s)
+        return s
+
+    yield make
+    for s in made:
+        s.close()
+
+
+@pytest.fixture(scope="session")
+def toy_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_toy_model(tmp_path_factory.mktemp("model"))
+
+
+@pytest.fixture(scope="session")
+def verdict_schema() -> Callable[[dict[str, Any]], None]:
+    schema = json.loads(SCHEMA_PATH.read_text())
+    validator = jsonschema.Draft202012Validator(schema)
+
+    def validate(verdict: dict[str, Any]) -> None:
+        validator.validate(verdict)
+
+    return validate
+
+
+@pytest.fixture
+def station(tmp_path: Path, toy_model: Path) -> Callable[..., Settings]:
+    """Settings for a station in tmp_path, with the toy model and fast intake timings."""
+    hot = tmp_path / "hot"
+    hot.mkdir(exist_ok=True)
+
+    def make(**overrides: Any) -> Settings:
+        base: dict[str, Any] = {
+            "station": "test-1",
+            "watch": {"folder": str(hot), "stable_for_s": 0.4, "reconcile_interval_s": 2.0, "poll_interval_s": 0.2},
+            "state_dir": str(tmp_path / "state"),
+            "segmenter": {"model": str(toy_model), "threads": 1},
+            "mqtt": {"enabled": False},
+        }
+        for key, value in overrides.items():
+            if isinstance(value, dict) and isinstance(base.get(key), dict):
+                base[key] = {**base[key], **value}
+            else:
+                base[key] = value
+        return load_settings(None, base)
+
+    return make

@@ -1,0 +1,124 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from edge.config import (ConfigError, load_settings, parse_mqtt_url, parse_yaml, require_watch_folder,
+                         resolve_mqtt_password)
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    p = tmp_path / "station.yaml"
+    p.write_text(text)
+    return p
+
+
+def test_defaults_load_without_a_file() -> None:
+    s = load_settings()
+    assert s.profile == "herbarium_sheet"
+    assert s.active_profile.colour_chart.required is True
+    assert s.profiles["microscope_slide"].colour_chart.required is False
+
+
+@pytest.mark.parametrize("name", ["herbarium-station.yaml", "slide-station.yaml"])
+def test_shipped_examples_are_valid(name: str) -> None:
+    s = load_settings(REPO / "configs" / name)
+    assert s.station
+
+
+def test_unknown_key_names_file_and_key(tmp_path: Path) -> None:
+    p = write(tmp_path, "watch:\n  stable_for: 2.0\n")
+    with pytest.raises(ConfigError) as err:
+        load_settings(p)
+    assert str(p) in str(err.value) and "watch.stable_for" in str(err.value) and "unknown key" in str(err.value)
+
+
+def test_wrong_type_names_expected_and_got(tmp_path: Path) -> None:
+    p = write(tmp_path, 'watch:\n  stable_for_s: "two"\nqueues:\n  frames: 1.5\n')
+    with pytest.raises(ConfigError) as err:
+        load_settings(p)
+    msg = str(err.value)
+    assert f"{p}: watch.stable_for_s" in msg and "valid number" in msg and "'two'" in msg
+    assert f"{p}: queues.frames" in msg
+
+
+@pytest.mark.parametrize("text,key", [
+    ("watch:\n  polling: on\n", "watch.polling"),        # YAML 1.1 would say True
+    ("mqtt:\n  enabled: no\n", "mqtt.enabled"),          # YAML 1.1 would say False
+    ("queues:\n  frames: 0755\n", "queues.frames"),       # YAML 1.1 would say 493
+    ("watch:\n  stable_for_s: 22:30\n", "watch.stable_for_s"),  # YAML 1.1 would say 1350
+])
+def test_yaml_11_traps_are_errors_not_silent_values(tmp_path: Path, text: str, key: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_settings(write(tmp_path, text))
+    assert key in str(err.value)
+
+
+def test_yaml_scalars_stay_strings() -> None:
+    data = parse_yaml("a: on\nb: NO\nc: 0755\nd: 22:30\ne: 1.5\nf: true\ng: 12\nh: 1.0e3\n")
+    assert data == {"a": "on", "b": "NO", "c": "0755", "d": "22:30", "e": 1.5, "f": True, "g": 12, "h": 1000.0}
+
+
+def test_station_named_like_a_boolean_stays_a_name(tmp_path: Path) -> None:
+    assert load_settings(write(tmp_path, "station: 'no'\n")).station == "no"
+    assert load_settings(write(tmp_path, "station: no\n")).station == "no"
+
+
+def test_unknown_profile(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_settings(write(tmp_path, "profile: insects\n"))
+    assert "profile" in str(err.value) and "herbarium_sheet" in str(err.value)
+
+
+def test_missing_hot_folder_is_named(tmp_path: Path) -> None:
+    s = load_settings(write(tmp_path, f"watch:\n  folder: {tmp_path / 'nope'}\n"))
+    with pytest.raises(ConfigError) as err:
+        require_watch_folder(s)
+    assert "watch.folder" in str(err.value) and "nope" in str(err.value)
+
+
+def test_unreadable_and_malformed_files(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_settings(tmp_path / "absent.yaml")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_settings(write(tmp_path, "watch: [\n"))
+    with pytest.raises(ConfigError, match="mapping"):
+        load_settings(write(tmp_path, "- a\n- b\n"))
+
+
+def test_password_never_inline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ConfigError, match="mqtt.password"):
+        load_settings(write(tmp_path, "mqtt:\n  password: hunter2\n"))
+    monkeypatch.setenv("SE_TEST_PW", "s3cret")
+    s = load_settings(write(tmp_path, "mqtt:\n  password_env: SE_TEST_PW\n"))
+    assert resolve_mqtt_password(s.mqtt) == "s3cret"
+    secret = tmp_path / "pw"
+    secret.write_text("from-file\n")
+    s = load_settings(write(tmp_path, f"mqtt:\n  password_file: {secret}\n"))
+    assert resolve_mqtt_password(s.mqtt) == "from-file"
+    s = load_settings(write(tmp_path, "mqtt:\n  password_env: SE_TEST_UNSET_VAR\n"))
+    with pytest.raises(ConfigError, match="SE_TEST_UNSET_VAR"):
+        resolve_mqtt_password(s.mqtt)
+
+
+def test_mqtt_urls() -> None:
+    t = parse_mqtt_url("mqtt://user:p%40ss@broker.local:1884")
+    assert (t.host, t.port, t.tls, t.username, t.password) == ("broker.local", 1884, False, "user", "p@ss")
+    assert parse_mqtt_url("mqtts://b").port == 8883
+    assert parse_mqtt_url("mqtt://b").port == 1883
+    for bad in ("http://b", "mqtt://", "mqtt://b:99999", "mqtt://b/topic"):
+        with pytest.raises(ValueError):
+            parse_mqtt_url(bad)
+
+
+def test_bad_mqtt_url_in_config_names_key(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="mqtt.url"):
+        load_settings(write(tmp_path, "mqtt:\n  url: tcp://x\n"))
+
+
+def test_blur_classes_must_be_known(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="profiles.herbarium_sheet.blur.classes"):
+        load_settings(write(tmp_path, "profiles:\n  herbarium_sheet:\n    blur:\n      classes: [lable]\n"))

@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from edge.config import Settings
+from edge.pipeline import FramePipeline
+from tests.frames import draw_sheet, write_jpeg
+
+
+def judge(settings: Settings, path: Path, **kw: Any) -> Any:
+    pipeline = FramePipeline(settings)
+    try:
+        return pipeline.judge(path, **kw)
+    finally:
+        pipeline.close()
+
+
+def test_good_frame_is_accepted_with_regions_in_original_pixels(
+        tmp_path: Path, station: Callable[..., Settings], verdict_schema: Callable[[dict[str, Any]], None]) -> None:
+    path = write_jpeg(tmp_path / "good.jpg", draw_sheet(1200, 1800))
+    v = judge(station(), path).verdict
+    verdict_schema(v)
+    assert v["verdict"] == "accept" and v["reasons"] == []
+    assert (v["width"], v["height"]) == (1200, 1800)
+    classes = {r["class"]: r["bbox"] for r in v["regions"]}
+    assert set(classes) == {"specimen", "label", "colour_chart"}
+    # the chart was painted at x 60..360, y 90..270 (5-30 % and 5-15 %) of the frame
+    x0, y0, x1, y1 = classes["colour_chart"]
+    assert abs(x0 - 60) <= 15 and abs(x1 - 360) <= 15 and abs(y0 - 90) <= 15 and abs(y1 - 270) <= 15
+    assert {c["check"] for c in v["checks"]} == {"readable", "colour_chart", "blur"}
+    assert v["model"]["backend"] == "onnxruntime" and v["timings_ms"]["total"] > 0
+
+
+def test_missing_chart_and_blur_are_retakes_with_reasons(
+        tmp_path: Path, station: Callable[..., Settings], verdict_schema: Callable[[dict[str, Any]], None]) -> None:
+    settings = station()
+    no_chart = judge(settings, write_jpeg(tmp_path / "nochart.jpg", draw_sheet(chart=False))).verdict
+    blurred = judge(settings, write_jpeg(tmp_path / "blur.jpg", draw_sheet(blur_sigma=3))).verdict
+    for v in (no_chart, blurred):
+        verdict_schema(v)
+        assert v["verdict"] == "retake"
+    assert [r["check"] for r in no_chart["reasons"]] == ["colour_chart"]
+    assert "Colour chart not found" in no_chart["reasons"][0]["message"]
+    assert [r["check"] for r in blurred["reasons"]] == ["blur"]
+    assert "blurred" in blurred["reasons"][0]["message"]
+    label_ids = {r["id"] for r in blurred["regions"] if r["class"] == "label"}
+    assert set(blurred["reasons"][0]["regions"]) == label_ids
+
+
+def test_slide_profile_does_not_require_a_chart(tmp_path: Path, station: Callable[..., Settings]) -> None:
+    v = judge(station(profile="microscope_slide"), write_jpeg(tmp_path / "s.jpg", draw_sheet(chart=False))).verdict
+    assert v["verdict"] == "accept" and v["profile"] == "microscope_slide"
+
+
+def test_unreadable_gets_error_verdict(tmp_path: Path, station: Callable[..., Settings],
+                                      verdict_schema: Callable[[dict[str, Any]], None]) -> None:
+    p = tmp_path / "bad.jpg"
+    p.write_bytes(b"\xff\xd8\xff\xe0 not really")
+    v = judge(station(), p).verdict
+    verdict_schema(v)
+    assert v["verdict"] == "error" and v["reasons"][0]["check"] == "readable"
+    assert "bad.jpg" in v["reasons"][0]["message"]
+
+
+def test_class_map_at_full_resolution(tmp_path: Path, station: Callable[..., Settings]) -> None:
+    img = draw_sheet(900, 600)  # landscape: rotated onto the canvas and back
+    path = write_jpeg(tmp_path / "land.jpg", img)
+    j = judge(station(), path, want_class_map=True)
+    cmap = j.class_map
+    assert cmap is not None and cmap.shape == (600, 900) and cmap.dtype == np.uint8
+    chart = cmap == 5
+    painted = np.zeros_like(chart)
+    painted[30:90, 45:270] = True
+    assert (chart & painted).sum() / painted.sum() > 0.8 and (chart & ~painted).sum() < 0.2 * painted.sum()
+
+
+def test_sixteen_bit_tiff_is_judged(tmp_path: Path, station: Callable[..., Settings]) -> None:
+    img = draw_sheet(600, 900).astype(np.uint16) * 257
+    p = tmp_path / "a.tif"
+    cv2.imwrite(str(p), img)
+    v = judge(station(), p).verdict
+    assert v["verdict"] == "accept", v["reasons"]
