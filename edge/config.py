@@ -42,12 +42,16 @@ _FLOAT = re.compile(r"^[-+]?(?:(?:0|[1-9][0-9]*)\.[0-9]*|\.[0-9]+)(?:[eE][-+]?[0
 _StrictLoader.add_implicit_resolver("tag:yaml.org,2002:bool", _BOOL, list("tf"))
 _StrictLoader.add_implicit_resolver("tag:yaml.org,2002:int", _INT, list("-+0123456789"))
 _StrictLoader.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT, list("-+0123456789."))
-_StrictLoader.add_constructor(
-    "tag:yaml.org,2002:bool", lambda loader, node: loader.construct_scalar(node) == "true")
-_StrictLoader.add_constructor(
-    "tag:yaml.org,2002:int", lambda loader, node: int(loader.construct_scalar(node)))
-_StrictLoader.add_constructor(
-    "tag:yaml.org,2002:float", lambda loader, node: float(loader.construct_scalar(node)))
+
+
+def _scalar(loader: Any, node: yaml.Node) -> str:
+    assert isinstance(node, yaml.ScalarNode)
+    return str(loader.construct_scalar(node))
+
+
+_StrictLoader.add_constructor("tag:yaml.org,2002:bool", lambda loader, node: _scalar(loader, node) == "true")
+_StrictLoader.add_constructor("tag:yaml.org,2002:int", lambda loader, node: int(_scalar(loader, node)))
+_StrictLoader.add_constructor("tag:yaml.org,2002:float", lambda loader, node: float(_scalar(loader, node)))
 
 
 def parse_yaml(text: str) -> Any:

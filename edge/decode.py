@@ -128,7 +128,7 @@ def _check_tiff_strips(im: Image.Image, file_size: int) -> None:
             continue
         offsets = offsets if isinstance(offsets, tuple) else (offsets,)
         counts = counts if isinstance(counts, tuple) else (counts,)
-        end = max(int(o) + int(c) for o, c in zip(offsets, counts))
+        end = max(int(o) + int(c) for o, c in zip(offsets, counts, strict=False))
         if end > file_size:
             raise UnreadableFrame(f"is truncated: TIFF image data ends at byte {end}, the file has {file_size}")
 

@@ -13,7 +13,7 @@ from tests.toy_model import CHART_BGR, LABEL_BGR, LABEL_DARK_BGR, SPECIMEN_BGR
 def draw_sheet(width: int = 1200, height: int = 1800, *, chart: bool = True, blur_sigma: float = 0.0,
                seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
-    img = np.full((height, width, 3), 235, np.uint8)
+    img: np.ndarray = np.full((height, width, 3), 235, np.uint8)
     # specimen: a green branch-like blob with a fine vein texture
     cy, cx = height // 3, width // 2
     cv2.ellipse(img, (cx, cy), (width // 5, height // 5), 20, 0, 360, SPECIMEN_BGR, -1)

@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 import yaml
 
-from tests.conftest import Broker, Subscriber, wait_for
+from tests.broker import Broker
+from tests.conftest import Subscriber, wait_for
 from tests.frames import draw_sheet, jpeg_bytes, write_atomically, write_jpeg
 
 CLI = [sys.executable, "-m", "edge"]
@@ -29,7 +30,8 @@ def config_file(tmp_path: Path, toy_model: Path, **extra: Any) -> Path:
     return p
 
 
-def check(tmp_path: Path, toy_model: Path, *paths: Path, extra: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
+def check(tmp_path: Path, toy_model: Path, *paths: Path,
+          extra: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
     cfg = config_file(tmp_path, toy_model)
     return subprocess.run([*CLI, "check", "--config", str(cfg), *extra, *map(str, paths)],
                           capture_output=True, text=True, timeout=120)
@@ -77,8 +79,10 @@ def test_check_json_is_one_verdict_per_line_and_masks(
         verdict_schema(v)
     assert [Path(v["file"]).name for v in verdicts] == ["a.jpg", "b.jpg"]
     cmap = cv2.imread(str(masks / "a.classes.png"), cv2.IMREAD_UNCHANGED)
+    other = cv2.imread(str(masks / "b.classes.png"), cv2.IMREAD_UNCHANGED)
+    assert cmap is not None and other is not None
     assert cmap.shape == (1800, 1200) and cmap.dtype == np.uint8 and set(np.unique(cmap)) <= set(range(8))
-    assert (cmap == 5).any() and not (cv2.imread(str(masks / "b.classes.png"), cv2.IMREAD_UNCHANGED) == 5).any()
+    assert np.any(cmap == 5) and not np.any(other == 5)
 
 
 def start_daemon(tmp_path: Path, toy_model: Path, broker: Broker, client_id: str) -> subprocess.Popen[str]:

@@ -4,8 +4,14 @@ from pathlib import Path
 
 import pytest
 
-from edge.config import (ConfigError, load_settings, parse_mqtt_url, parse_yaml, require_watch_folder,
-                         resolve_mqtt_password)
+from edge.config import (
+    ConfigError,
+    load_settings,
+    parse_mqtt_url,
+    parse_yaml,
+    require_watch_folder,
+    resolve_mqtt_password,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -13,7 +13,8 @@ import pytest
 
 from edge.config import Settings
 from edge.daemon import Daemon
-from tests.conftest import Broker, Subscriber, wait_for
+from tests.broker import Broker
+from tests.conftest import Subscriber, wait_for
 from tests.frames import draw_sheet, jpeg_bytes, write_atomically
 
 

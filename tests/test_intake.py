@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from tests.conftest import wait_for
 
 
 def watch_settings(**kw: object) -> WatchSettings:
-    base = {"stable_for_s": 0.5, "poll_interval_s": 0.2, "reconcile_interval_s": 30.0}
+    base: dict[str, object] = {"stable_for_s": 0.5, "poll_interval_s": 0.2, "reconcile_interval_s": 30.0}
     base.update(kw)
     return load_settings(None, {"watch": base}).watch
 
@@ -53,7 +54,7 @@ class Harness:
 
 
 @pytest.fixture
-def harness(tmp_path: Path) -> Harness:
+def harness(tmp_path: Path) -> Iterator[Harness]:
     h = Harness(tmp_path, watch_settings(stable_for_s=0.5))
     h.intake.start()
     yield h
