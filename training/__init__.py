@@ -1,0 +1,1 @@
+"""Training tools for the segmentation model."""

@@ -1,0 +1,390 @@
+"""Scene composition: lays out paper, specimen, labels, barcodes, charts, rulers and stamps, then shoots."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import cv2
+import numpy as np
+
+from . import barcodes, camera, charts, labels, objects, paper, plants, rulers, slides, stamps
+from .layer import Layer, grey
+
+KINDS = ("herbarium_sheet", "microscope_slide")
+
+
+@dataclass
+class Sample:
+    image: np.ndarray  # H×W×3 uint8 BGR
+    mask: np.ndarray  # H×W uint8 class ids
+    kind: str
+    barcodes: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class Scene:
+    canvas: Layer
+    out_w: int
+    out_h: int
+    pad: int
+
+
+def _u(rng: np.random.Generator, a: float, b: float) -> float:
+    return float(rng.uniform(a, b))
+
+
+def _fit(lay: Layer, max_w: float, max_h: float) -> Layer:
+    """Shrink a layer (area for the image, nearest for classes) so it fits max_w × max_h."""
+    s = min(max_w / max(lay.w, 1), max_h / max(lay.h, 1), 1.0)
+    if s >= 0.999:
+        return lay
+    w, h = max(int(lay.w * s), 2), max(int(lay.h * s), 2)
+    out = Layer(
+        cv2.resize(lay.bgr, (w, h), interpolation=cv2.INTER_AREA),
+        cv2.resize(lay.alpha, (w, h), interpolation=cv2.INTER_AREA),
+        cv2.resize(lay.cls, (w, h), interpolation=cv2.INTER_NEAREST),
+    )
+    for b in lay.barcodes:
+        out.barcodes.append(type(b)(b.text, b.format, b.corners * np.array([w / lay.w, h / lay.h])))
+    return out
+
+
+def _sheet_scene(rng: np.random.Generator, long_side: int, with_chart: bool) -> Scene:
+    out_h = long_side
+    out_w = int(round(out_h * _u(rng, 0.64, 0.75)))
+    pad = int(round(0.05 * long_side))
+    hc, wc = out_h + 2 * pad, out_w + 2 * pad
+    layout = str(rng.choice(["strip", "surround", "fill", "flatbed"], p=[0.5, 0.2, 0.18, 0.12]))
+    strip_side = str(rng.choice(["top", "bottom", "left"], p=[0.45, 0.3, 0.25]))
+    style = str(rng.choice(["black", "perforated", "grey", "white"], p=[0.55, 0.18, 0.15, 0.12]))
+    if layout == "flatbed":
+        style = "white"
+    bg = paper.surround(rng, hc, wc, style)
+    canvas = Layer(bg, np.ones((hc, wc), np.float32), np.zeros((hc, wc), np.uint8))
+
+    # Sheet geometry in canvas pixels.
+    if layout in ("fill", "flatbed"):
+        sh = out_h * _u(rng, 0.97, 1.08)
+        sw = sh * _u(rng, 0.66, 0.71)
+        sx = pad + (out_w - sw) / 2 + rng.normal(0, out_w * 0.02)
+        sy = pad + (out_h - sh) / 2 + rng.normal(0, out_h * 0.02)
+    else:
+        strip = _u(rng, 0.07, 0.13) if layout == "strip" else 0.0
+        if layout == "strip" and strip_side == "left":
+            sh = out_h * _u(rng, 0.9, 1.0)
+            sw = min(sh * _u(rng, 0.66, 0.71), out_w * (1 - strip * 1.5))
+            sh = min(sh, sw / 0.66)
+            sx = pad + out_w * strip * 1.5 + (out_w * (1 - strip * 1.5) - sw) * _u(rng, 0.2, 0.8)
+            sy = pad + (out_h - sh) / 2 + rng.normal(0, out_h * 0.01)
+        else:
+            sh = out_h * (1 - strip) * _u(rng, 0.86, 0.98)
+            sw = min(sh * _u(rng, 0.66, 0.71), out_w * 0.97)
+            sx = pad + (out_w - sw) / 2 + rng.normal(0, out_w * 0.015)
+            free = out_h - sh
+            if layout == "strip" and strip_side == "top":
+                sy = pad + free * _u(rng, 0.75, 0.95)
+            elif layout == "strip":
+                sy = pad + free * _u(rng, 0.05, 0.25)
+            else:
+                sy = pad + free * _u(rng, 0.2, 0.8)
+    sx0, sy0, sx1, sy1 = int(sx), int(sy), int(sx + sw), int(sy + sh)
+    ppm = sh / 420.0  # a herbarium sheet is about 42 cm tall
+    tone = paper.paper_tone(rng)
+
+    if layout not in ("fill", "flatbed") and rng.random() < 0.3:
+        # Folder or a second sheet peeking out beside the sheet.
+        fh, fw = int(sh * _u(rng, 0.95, 1.05)), int(sw * _u(rng, 0.9, 1.05))
+        fol = paper.folder(rng, fh, fw)
+        dx = int(rng.choice([-1, 1]) * sw * _u(rng, 0.04, 0.12))
+        canvas.paste(fol, sx0 + dx, sy0 + int(rng.normal(0, sh * 0.02)))
+    if style in ("black", "perforated", "grey"):
+        paper.soft_shadow(canvas.bgr, sx0, sy0, sx1, sy1, rng, _u(rng, 0.2, 0.6))
+    sheet = paper.paper(rng, sy1 - sy0, sx1 - sx0, tone, foxing=bool(tone[0] < 205 and rng.random() < 0.5))
+    canvas.paste(sheet, sx0, sy0)
+    sheet_box = (sx0, sy0, sx1, sy1)
+
+    def on_sheet(fx: float, fy: float) -> tuple[float, float]:
+        return sx0 + fx * (sx1 - sx0), sy0 + fy * (sy1 - sy0)
+
+    # Stamps and printed names sit on the paper, under everything else.
+    if rng.random() < 0.12:
+        pn = stamps.printed_name(rng, int(ppm * _u(rng, 4, 7)))
+        canvas.place(_fit(pn, sw * 0.8, sh * 0.05), *on_sheet(0.5, _u(rng, 0.02, 0.05)))
+    for _ in range(int(rng.choice([0, 1, 1, 2, 2, 3]))):
+        st = stamps.random_stamp(rng, ppm)
+        canvas.place(
+            _fit(st, sw * 0.4, sh * 0.15),
+            *on_sheet(_u(rng, 0.1, 0.9), _u(rng, 0.05, 0.95)),
+            _u(rng, -20, 20) if rng.random() < 0.5 else 0.0,
+        )
+
+    # Labels.
+    label_top = sy1
+    right = bool(rng.random() < 0.75)
+    lw = int(sw * _u(rng, 0.3, 0.48))
+    lh = int(lw * _u(rng, 0.45, 0.75))
+    main_kind = "type" if rng.random() < 0.08 else "hand" if rng.random() < 0.15 else "main"
+    lab = labels.label(rng, lw, lh, main_kind)
+    if rng.random() < 0.2:
+        # Barcode printed on the label itself.
+        fmt = barcodes.random_format(rng)
+        bc = barcodes.sticker(
+            rng,
+            barcodes.value_for(rng, fmt),
+            fmt,
+            ppm,
+            (float(lab.bgr[2, 2, 0]), float(lab.bgr[2, 2, 1]), float(lab.bgr[2, 2, 2])),
+            cls_all=False,
+        )
+        bc.cls[bc.cls == 0] = 255  # label paper around the code keeps the label class
+        if bc.w < lw * 0.9 and bc.h < lh * 0.5:
+            lab.paste(bc, int(lw - bc.w - lw * 0.03), int(lh - bc.h - lh * 0.03))
+    lx = sx1 - lw / 2 - sw * _u(rng, 0.01, 0.06) if right else sx0 + lw / 2 + sw * _u(rng, 0.01, 0.06)
+    ly = sy1 - lh / 2 - sh * _u(rng, 0.01, 0.05)
+    canvas.place(lab, lx, ly, rng.normal(0, 0.7))
+    label_top = int(ly - lh / 2)
+    for _ in range(int(rng.choice([0, 0, 1, 1, 2]))):
+        dw = int(sw * _u(rng, 0.2, 0.32))
+        dh = int(dw * _u(rng, 0.25, 0.4))
+        det = labels.label(rng, dw, dh, "det" if rng.random() < 0.7 else "hand")
+        dy = label_top - dh / 2 - sh * _u(rng, 0.005, 0.02)
+        canvas.place(det, lx + rng.normal(0, sw * 0.03), dy, rng.normal(0, 1.0))
+        label_top = int(dy - dh / 2)
+    if main_kind != "type" and rng.random() < 0.12:
+        tw = int(sw * _u(rng, 0.2, 0.35))
+        tl = labels.label(rng, tw, int(tw * _u(rng, 0.45, 0.7)), "type")
+        canvas.place(tl, *on_sheet(_u(rng, 0.15, 0.85), _u(rng, 0.05, 0.6)), rng.normal(0, 1.5))
+    if rng.random() < 0.3:
+        ow = int(sw * _u(rng, 0.25, 0.4))
+        old = labels.label(rng, ow, int(ow * _u(rng, 0.4, 0.6)), "hand" if rng.random() < 0.5 else "main")
+        canvas.place(
+            old, *on_sheet(_u(rng, 0.2, 0.8) if right else 0.75, _u(rng, 0.08, 0.7)), rng.normal(0, 2)
+        )
+
+    # Barcode stickers.
+    for _ in range(int(rng.choice([0, 1, 1, 1, 1, 1, 2]))):
+        fmt = barcodes.random_format(rng)
+        bc = barcodes.sticker(rng, barcodes.value_for(rng, fmt), fmt, ppm, grey(float(rng.uniform(238, 252))))
+        where = rng.random()
+        if where < 0.5:
+            bx, by = lx + rng.normal(0, lw * 0.2), label_top - bc.h / 2 - sh * 0.01
+        elif where < 0.75:
+            bx, by = on_sheet(_u(rng, 0.08, 0.3) if right else _u(rng, 0.7, 0.92), _u(rng, 0.85, 0.95))
+        else:
+            bx, by = on_sheet(_u(rng, 0.6, 0.9), _u(rng, 0.03, 0.1))
+        ang = 90.0 if rng.random() < 0.08 else float(rng.normal(0, 1.5))
+        canvas.place(bc, bx, by, ang)
+
+    # Specimen: mostly above the labels, sometimes sprawling over the whole sheet.
+    top_limit = label_top if rng.random() < 0.7 else sy1 - sh * 0.03
+    region = (
+        int(sx0 + sw * 0.04),
+        int(sy0 + sh * 0.03),
+        int(sx1 - sw * 0.04),
+        int(max(top_limit, sy0 + sh * 0.5)),
+    )
+    spec_box = plants.draw_specimen(rng, canvas.bgr, canvas.cls, region)
+
+    if rng.random() < 0.5 and spec_box[2] > spec_box[0]:
+        ys, xs = np.nonzero(
+            canvas.cls[spec_box[1] : spec_box[3], spec_box[0] : spec_box[2]] == plants.SPECIMEN
+        )
+        for _ in range(int(rng.integers(1, 6)) if len(xs) else 0):
+            k = int(rng.integers(len(xs)))
+            t = objects.tape(rng, int(ppm * _u(rng, 15, 40)), int(ppm * _u(rng, 3, 8)))
+            canvas.place(t, spec_box[0] + xs[k], spec_box[1] + ys[k], _u(rng, -90, 90))
+
+    if rng.random() < 0.3:
+        pw = int(sw * _u(rng, 0.18, 0.35))
+        pk = paper.packet(rng, int(pw * _u(rng, 0.55, 0.8)), pw, tone)
+        fx = float(rng.choice([0.2, 0.8]))
+        canvas.place(pk, *on_sheet(fx, float(rng.choice([0.1, 0.88]))), rng.normal(0, 2))
+    if rng.random() < 0.25:
+        nw, nh = int(sw * _u(rng, 0.15, 0.35)), int(ppm * _u(rng, 4, 8))
+        ink, col = labels.pencil_note(rng, nw, nh)
+        x0, y0 = int(sx0 + sw * _u(rng, 0.05, 0.6)), int(sy0 + sh * _u(rng, 0.03, 0.95))
+        note = Layer(
+            np.broadcast_to(col.astype(np.uint8), (nh, nw, 3)).copy(), ink, np.full((nh, nw), 255, np.uint8)
+        )
+        canvas.paste(note, x0, y0)
+
+    _charts_and_rulers(
+        rng,
+        canvas,
+        layout,
+        strip_side,
+        sheet_box,
+        (pad, pad, pad + out_w, pad + out_h),
+        ppm,
+        with_chart,
+        tone,
+    )
+
+    if rng.random() < 0.15:
+        d = objects.random_distractor(rng, ppm)
+        canvas.place(d, *on_sheet(_u(rng, -0.05, 1.05), _u(rng, -0.03, 1.03)), _u(rng, 0, 180))
+    return Scene(canvas, out_w, out_h, pad)
+
+
+def _charts_and_rulers(
+    rng: np.random.Generator,
+    canvas: Layer,
+    layout: str,
+    strip_side: str,
+    sheet: tuple[int, int, int, int],
+    frame: tuple[int, int, int, int],
+    ppm: float,
+    with_chart: bool,
+    tone: tuple[float, float, float],
+) -> None:
+    sx0, sy0, sx1, sy1 = sheet
+    fx0, fy0, fx1, fy1 = frame
+    want_ruler = rng.random() < 0.85
+    if layout == "strip":
+        # Small chart and a ruler on the surround strip beside the sheet.
+        if strip_side in ("top", "bottom"):
+            band = (fy0, sy0) if strip_side == "top" else (sy1, fy1)
+            bh = band[1] - band[0]
+            cy = (band[0] + band[1]) / 2
+            x = fx0 + (fx1 - fx0) * _u(rng, 0.05, 0.2)
+            if want_ruler:
+                r = _fit(rulers.ruler(rng, ppm, float(rng.choice([100, 150]))), (fx1 - fx0) * 0.6, bh * 0.8)
+                rx = x + r.w / 2
+                canvas.place(r, rx, cy + rng.normal(0, bh * 0.05), rng.normal(0, 0.5))
+                x = rx + r.w / 2 + (fx1 - fx0) * _u(rng, 0.03, 0.2)
+            if with_chart:
+                c = _fit(charts.random_chart(rng, ppm, small=True), (fx1 - fx0) * 0.3, bh * 0.85)
+                if rng.random() < 0.5 and not want_ruler:
+                    x = fx0 + (fx1 - fx0) * _u(rng, 0.5, 0.85)
+                canvas.place(
+                    c, min(x + c.w / 2, fx1 - c.w * 0.3), cy + rng.normal(0, bh * 0.05), rng.normal(0, 1)
+                )
+        else:
+            bw = sx0 - fx0
+            cx = (fx0 + sx0) / 2
+            y = fy0 + (fy1 - fy0) * _u(rng, 0.03, 0.15)
+            if with_chart:
+                c = _fit(charts.random_chart(rng, ppm, small=True), bw * 0.9, (fy1 - fy0) * 0.2)
+                canvas.place(c, cx, y + c.h / 2, 90.0 if rng.random() < 0.5 and c.w > c.h else 0.0)
+                y += max(c.w, c.h) + (fy1 - fy0) * 0.03
+            if want_ruler:
+                r = _fit(rulers.ruler(rng, ppm, 100), (fy1 - fy0) * 0.6, bw * 0.85)
+                canvas.place(r, cx, y + r.w / 2, 90.0)
+        return
+    if layout in ("fill", "flatbed") and rng.random() < 0.6:
+        # Targets laid along the frame edges, often cut by them.
+        if with_chart:
+            length = (fy1 - fy0) * _u(rng, 0.3, 0.7)
+            if rng.random() < 0.5:
+                c = charts.q13(rng, int(length), bool(rng.random() < 0.5))
+            else:
+                c = charts.patch_column(rng, int(ppm * _u(rng, 12, 25)), int(length))
+                c = Layer(
+                    np.ascontiguousarray(np.rot90(c.bgr, 1)),
+                    np.ascontiguousarray(np.rot90(c.alpha, 1)),
+                    np.ascontiguousarray(np.rot90(c.cls, 1)),
+                )
+            left = bool(rng.random() < 0.6)
+            x = fx0 + c.h / 2 - c.h * _u(rng, 0.0, 0.4) if left else fx1 - c.h / 2 + c.h * _u(rng, 0.0, 0.4)
+            canvas.place(c, x, fy0 + (fy1 - fy0) * _u(rng, 0.25, 0.7), 90.0)
+        if want_ruler:
+            r = rulers.ruler(rng, ppm, float(rng.choice([200, 300])))
+            r = _fit(r, (fx1 - fx0) * 0.95, (fy1 - fy0) * 0.05)
+            y = (
+                fy1 - r.h / 2 + r.h * _u(rng, 0.0, 0.5)
+                if rng.random() < 0.6
+                else fy0 + r.h / 2 - r.h * _u(rng, 0, 0.5)
+            )
+            canvas.place(r, (fx0 + fx1) / 2 + rng.normal(0, (fx1 - fx0) * 0.05), y)
+        return
+    # On the sheet (or on the surround just beside it).
+    sw, sh = sx1 - sx0, sy1 - sy0
+    if with_chart:
+        small = bool(rng.random() < 0.5)
+        c = _fit(charts.random_chart(rng, ppm, small=small), sw * 0.5, sh * 0.3)
+        if rng.random() < 0.3 and c.w > c.h:
+            c = Layer(
+                np.ascontiguousarray(np.rot90(c.bgr)),
+                np.ascontiguousarray(np.rot90(c.alpha)),
+                np.ascontiguousarray(np.rot90(c.cls)),
+            )
+        corner = int(rng.integers(4))
+        cx = sx0 + c.w / 2 + sw * 0.02 if corner in (0, 2) else sx1 - c.w / 2 - sw * 0.02
+        cy = sy0 + c.h / 2 + sh * 0.02 if corner in (0, 1) else sy0 + sh * _u(rng, 0.3, 0.6)
+        if rng.random() < 0.15:
+            cx += float(rng.choice([-1, 1])) * sw * 0.5  # off the sheet, maybe cut by the frame
+        canvas.place(c, cx, cy, rng.normal(0, 1))
+    if want_ruler:
+        if rng.random() < 0.25 and with_chart:
+            # Combined strip: a ruler with a column of colour patches; each part keeps its class.
+            r = rulers.ruler(rng, ppm, 100)
+            pc = charts.patch_column(rng, max(int(r.h * 0.45), 2), max(int(r.w * 0.45), 2))
+            pc = Layer(
+                np.ascontiguousarray(np.rot90(pc.bgr)),
+                np.ascontiguousarray(np.rot90(pc.alpha)),
+                np.ascontiguousarray(np.rot90(pc.cls)),
+            )
+            r.paste(pc, r.w - pc.w - 2, r.h - pc.h)
+        else:
+            r = (
+                rulers.ruler(rng, ppm)
+                if rng.random() < 0.8
+                else rulers.scale_bar(rng, ppm, (30, 30, 30), tone)
+            )
+        r = _fit(r, sh * 0.9, sh * 0.9)
+        vertical = bool(rng.random() < 0.5)
+        if vertical:
+            canvas.place(r, sx1 - r.h / 2 - sw * _u(rng, 0.01, 0.05), sy0 + sh * _u(rng, 0.2, 0.6), 90.0)
+        else:
+            canvas.place(r, sx0 + sw * _u(rng, 0.25, 0.6), sy0 + r.h / 2 + sh * _u(rng, 0.005, 0.03))
+
+
+def _shoot(
+    rng: np.random.Generator, scene: Scene, blur_sigma: float, max_rot: float = 3.0
+) -> tuple[np.ndarray, np.ndarray, list[dict[str, Any]]]:
+    hm = camera.frame_warp(rng, scene.out_w, scene.out_h, scene.pad, max_rot=max_rot)
+    img, mask = camera.apply_warp(scene.canvas.bgr, scene.canvas.cls, hm, scene.out_w, scene.out_h)
+    img = camera.develop(rng, img, blur_sigma)
+    out: list[dict[str, Any]] = []
+    for b in scene.canvas.barcodes:
+        pts = camera.warp_points(b.corners, hm)
+        x0, y0 = pts.min(0)
+        x1, y1 = pts.max(0)
+        if x0 < 0 or y0 < 0 or x1 > scene.out_w or y1 > scene.out_h:
+            continue  # cut by the frame: unreadable, but still in the mask
+        box = [int(math.floor(x0)), int(math.floor(y0)), int(math.ceil(x1)), int(math.ceil(y1))]
+        # Skip codes mostly hidden under later layers (packets, other stickers).
+        sub = mask[box[1] : box[3], box[0] : box[2]]
+        if sub.size == 0 or float(np.mean(sub == barcodes.BARCODE)) < 0.7:
+            continue
+        out.append({"text": b.text, "format": b.format, "bbox": box})
+    return img, np.ascontiguousarray(mask), out
+
+
+def generate(
+    seed: int,
+    kind: str = "auto",
+    long_side: int = 1024,
+    *,
+    with_chart: bool | None = None,
+    blur_sigma: float = 0.0,
+) -> Sample:
+    """One synthetic frame with its pixel-exact class map. Same arguments give byte-identical output."""
+    rng = np.random.default_rng(seed)
+    if kind == "auto":
+        kind = "herbarium_sheet" if rng.random() < 0.7 else "microscope_slide"
+    if kind not in KINDS:
+        raise ValueError(f"unknown kind {kind!r}; expected 'auto' or one of {KINDS}")
+    if long_side < 64:
+        raise ValueError("long_side must be at least 64")
+    if kind == "herbarium_sheet":
+        chart = bool(rng.random() < 0.85) if with_chart is None else with_chart
+        scene = _sheet_scene(rng, long_side, chart)
+        img, mask, bcs = _shoot(rng, scene, blur_sigma)
+    else:
+        chart = bool(rng.random() < 0.3) if with_chart is None else with_chart
+        canvas, out_w, out_h, pad = slides.slide_scene(rng, long_side, chart)
+        img, mask, bcs = _shoot(rng, Scene(canvas, out_w, out_h, pad), blur_sigma, max_rot=2.0)
+    return Sample(image=img, mask=mask, kind=kind, barcodes=bcs)

@@ -1,0 +1,134 @@
+"""Sheet paper, copy-stand surrounds, folders and paper packets."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from .layer import Layer, grain, lowfreq
+
+PAPER_TONES: list[tuple[float, float, float]] = [
+    (246, 247, 247),  # bright white mounting paper (BGR)
+    (238, 242, 243),
+    (226, 236, 240),  # cream
+    (214, 230, 236),
+    (196, 218, 230),  # yellowed
+    (180, 205, 222),  # old, foxed
+    (232, 234, 232),
+]
+
+
+def paper_tone(rng: np.random.Generator) -> tuple[float, float, float]:
+    p = np.array([0.26, 0.2, 0.18, 0.12, 0.1, 0.04, 0.1])
+    base = np.array(PAPER_TONES[int(rng.choice(len(PAPER_TONES), p=p / p.sum()))], np.float64)
+    base += rng.normal(0, 3, 3)
+    return float(base[0]), float(base[1]), float(base[2])
+
+
+def paper(
+    rng: np.random.Generator,
+    h: int,
+    w: int,
+    tone: tuple[float, float, float],
+    cls: int = 0,
+    foxing: bool = False,
+) -> Layer:
+    """A sheet of paper with gentle unevenness, fibre grain and, for old sheets, brown foxing spots."""
+    lay = Layer.solid(h, w, tone, cls)
+    f = lowfreq(rng, h, w, int(rng.integers(3, 9))) * float(rng.uniform(2, 6))
+    f += grain(rng, h, w, float(rng.uniform(0.8, 2.5)))
+    img = lay.bgr.astype(np.float32) + f[..., None]
+    if foxing:
+        for _ in range(int(rng.integers(3, 25))):
+            cx, cy = float(rng.uniform(0, w)), float(rng.uniform(0, h))
+            r = float(rng.uniform(0.002, 0.012) * max(h, w))
+            x0, x1 = int(max(cx - 2 * r, 0)), int(min(cx + 2 * r, w))
+            y0, y1 = int(max(cy - 2 * r, 0)), int(min(cy + 2 * r, h))
+            if x1 <= x0 or y1 <= y0:
+                continue
+            yy, xx = np.mgrid[y0:y1, x0:x1]
+            d = np.exp(-(((xx - cx) ** 2 + (yy - cy) ** 2) / (r * r))).astype(np.float32)
+            img[y0:y1, x0:x1] -= (
+                d[..., None] * np.array([55, 35, 15], np.float32) * float(rng.uniform(0.3, 1))
+            )
+    lay.bgr = np.clip(img, 0, 255).astype(np.uint8)
+    return lay
+
+
+def surround(rng: np.random.Generator, h: int, w: int, style: str) -> np.ndarray:
+    """Copy-stand background: black cloth or perforated plate, grey board, white board, a scanner lid."""
+    if style == "black":
+        v = float(rng.uniform(6, 35))
+        base = np.array([v, v, v], np.float32) + rng.normal(0, 2, 3).astype(np.float32)
+    elif style == "grey":
+        v = float(rng.uniform(60, 150))
+        base = np.array([v, v, v], np.float32) + rng.normal(0, 4, 3).astype(np.float32)
+    elif style == "white":
+        v = float(rng.uniform(200, 250))
+        base = np.array([v, v, v], np.float32) + rng.normal(0, 3, 3).astype(np.float32)
+    else:  # "perforated": dark plate with a grid of holes
+        v = float(rng.uniform(20, 45))
+        base = np.array([v, v, v], np.float32)
+    img = np.empty((h, w, 3), np.float32)
+    img[:] = base
+    img += (lowfreq(rng, h, w, 5) * float(rng.uniform(2, 8)))[..., None]
+    img += grain(rng, h, w, float(rng.uniform(1, 3)))[..., None]
+    if style == "perforated":
+        step = float(rng.uniform(0.012, 0.02)) * max(h, w)
+        r = max(1, int(step * rng.uniform(0.15, 0.3)))
+        holes = np.zeros((h, w), np.uint8)
+        off = float(rng.uniform(0, step))
+        for yy in np.arange(off, h, step):
+            for xx in np.arange(off, w, step):
+                cv2.circle(holes, (int(xx), int(yy)), r, 255, -1, cv2.LINE_AA)
+        img -= (holes.astype(np.float32) / 255.0 * float(rng.uniform(8, 20)))[..., None]
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def soft_shadow(
+    img: np.ndarray, x0: int, y0: int, x1: int, y1: int, rng: np.random.Generator, strength: float
+) -> None:
+    """Darken around a rectangle as a sheet lifted slightly off the stand would; computed at low res."""
+    h, w = img.shape[:2]
+    s = 8
+    small = np.zeros((h // s + 1, w // s + 1), np.float32)
+    dx, dy = rng.normal(0, 0.004 * max(h, w), 2)
+    cv2.rectangle(
+        small, (int((x0 + dx) / s), int((y0 + dy) / s)), (int((x1 + dx) / s), int((y1 + dy) / s)), 1.0, -1
+    )
+    k = int(max(3, 0.012 * max(h, w) / s)) | 1
+    small = cv2.GaussianBlur(small, (k * 2 + 1, k * 2 + 1), 0)
+    keep = np.clip(255.0 * (1.0 - strength * small), 0, 255).astype(np.uint8)
+    big = cv2.resize(keep, (w, h), interpolation=cv2.INTER_LINEAR)[:h, :w]
+    img[:] = cv2.multiply(img, cv2.merge([big, big, big]), scale=1.0 / 255.0)
+
+
+def packet(rng: np.random.Generator, h: int, w: int, tone: tuple[float, float, float]) -> Layer:
+    """A folded paper fragment packet: opaque paper with fold lines and a flap, all background."""
+    t = (tone[0] * rng.uniform(0.93, 1.0), tone[1] * rng.uniform(0.93, 1.0), tone[2] * rng.uniform(0.9, 1.0))
+    if rng.random() < 0.25:
+        t = (150.0, 185.0, 205.0)  # manila
+    lay = paper(rng, h, w, t, cls=0)
+    dark = tuple(float(c) * 0.8 for c in t)
+    fy = int(h * rng.uniform(0.2, 0.4))
+    cv2.line(lay.bgr, (0, fy), (w - 1, fy), dark, 1, cv2.LINE_AA)
+    if rng.random() < 0.6:
+        cv2.line(lay.bgr, (0, 0), (w // 2, fy), dark, 1, cv2.LINE_AA)
+        cv2.line(lay.bgr, (w - 1, 0), (w // 2, fy), dark, 1, cv2.LINE_AA)
+    cv2.rectangle(lay.bgr, (0, 0), (w - 1, h - 1), dark, 1, cv2.LINE_AA)
+    if rng.random() < 0.3:
+        lay.alpha[:] = float(rng.uniform(0.6, 0.85))  # glassine packets show what lies beneath
+    return lay
+
+
+def folder(rng: np.random.Generator, h: int, w: int) -> Layer:
+    """The edge of a species folder or a second sheet, lying under the sheet being imaged."""
+    if rng.random() < 0.6:
+        tone: tuple[float, float, float] = (
+            float(rng.uniform(90, 140)),
+            float(rng.uniform(140, 180)),
+            float(rng.uniform(175, 215)),
+        )
+    else:
+        tone = paper_tone(rng)
+    return paper(rng, h, w, tone, cls=0)

@@ -1,0 +1,128 @@
+"""Rulers and printed scale bars with cm/mm ticks and numbers."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from .fonts import InkCanvas, pick_font
+from .layer import Layer
+
+SCALE = 6
+
+RULER_COLOURS: list[tuple[tuple[float, float, float], tuple[float, float, float]]] = [
+    ((242, 244, 244), (25, 25, 25)),  # white, black print (BGR)
+    ((60, 210, 235), (20, 20, 20)),  # yellow
+    ((25, 25, 25), (235, 235, 235)),  # black, white print
+    ((200, 200, 200), (20, 20, 20)),  # grey
+    ((225, 235, 238), (40, 30, 30)),  # cream card
+]
+CAPTIONS = [
+    "copyright reserved",
+    "cm",
+    "Herbarium - copyright reserved",
+    "mm",
+    "RBG Kew",
+    "Preserved Materials",
+    "Natural History Museum",
+    "scale 1:1",
+    "",
+]
+
+
+def ruler(
+    rng: np.random.Generator,
+    px_per_mm: float,
+    length_mm: float | None = None,
+    colours: tuple[tuple[float, float, float], tuple[float, float, float]] | None = None,
+) -> Layer:
+    """A horizontal ruler; rotate the layer for vertical placement."""
+    if length_mm is None:
+        length_mm = float(rng.choice([100, 100, 150, 200, 300]))
+    width_mm = float(rng.uniform(10, 28))
+    bg, ink_c = colours or RULER_COLOURS[int(rng.choice(len(RULER_COLOURS), p=[0.45, 0.15, 0.15, 0.1, 0.15]))]
+    margin_mm = float(rng.uniform(2, 10))
+    total_mm = length_mm + 2 * margin_mm
+    # Supersample so millimetre ticks land on distinct pixels before area-averaging down.
+    ss = max(1, int(np.ceil(5.0 / max(px_per_mm, 1e-3))))
+    k = px_per_mm * ss
+    W, H = max(int(round(total_mm * k)), 8), max(int(round(width_mm * k)), 4)
+    ink = InkCanvas(H, W)
+    arr = np.zeros((H, W), np.uint8)
+    lw = max(1, int(round(0.15 * k)))
+    top = bool(rng.random() < 0.7)
+    n_mm = int(length_mm)
+    for mm in range(n_mm + 1):
+        x = int(round((margin_mm + mm) * k))
+        tl = 0.5 if mm % 10 == 0 else 0.32 if mm % 5 == 0 else 0.2
+        tl_px = int(round(min(tl * 12, width_mm * tl * 1.2) * k))
+        if top:
+            cv2.line(arr, (x, 0), (x, tl_px), 255, lw)
+        else:
+            cv2.line(arr, (x, H - 1), (x, H - 1 - tl_px), 255, lw)
+    ink_arr = arr
+    font = pick_font(rng, "sans" if rng.random() < 0.7 else "serif")
+    size = max(int(min(3.5, width_mm * 0.25) * k), 4)
+    ty = int(round(6.5 * k)) if top else H - int(round(6.5 * k)) - size
+    ty = min(max(ty, 0), max(H - size, 0))
+    step = 10 if length_mm <= 200 or rng.random() < 0.5 else 20
+    tmp = InkCanvas(H, W)
+    for cm in range(0, n_mm // 10 + 1, step // 10):
+        x = int(round((margin_mm + cm * 10) * k))
+        lab = str(cm)
+        tw, _ = tmp.text_size(lab, font, "sans", size)
+        tmp.text(x - tw // 2, ty, lab, font, "sans", size)
+    cap = CAPTIONS[int(rng.integers(len(CAPTIONS)))]
+    if cap and width_mm > 14:
+        csize = max(int(2.2 * k), 4)
+        cy = H - csize - int(1.5 * k) if top else int(1.5 * k)
+        tmp.text(int(W * float(rng.uniform(0.3, 0.5))), cy, cap, font, "sans", csize)
+    ink_arr = np.maximum(ink_arr, tmp.array())
+    del ink
+    lay = Layer.solid(H, W, bg, SCALE)
+    a = ink_arr.astype(np.float32)[..., None] / 255.0
+    lay.bgr = (lay.bgr * (1 - a) + np.array(ink_c, np.float32) * a).astype(np.uint8)
+    cv2.rectangle(lay.bgr, (0, 0), (W - 1, H - 1), tuple(float(c) * 0.85 for c in bg), max(1, lw))
+    if ss > 1:
+        w1, h1 = max(int(round(W / ss)), 1), max(int(round(H / ss)), 1)
+        lay = Layer(
+            cv2.resize(lay.bgr, (w1, h1), interpolation=cv2.INTER_AREA),
+            np.ones((h1, w1), np.float32),
+            np.full((h1, w1), SCALE, np.uint8),
+        )
+    return lay
+
+
+def scale_bar(
+    rng: np.random.Generator,
+    px_per_mm: float,
+    ink_bgr: tuple[float, float, float],
+    paper_bgr: tuple[float, float, float],
+) -> Layer:
+    """A printed scale bar (alternating black/white blocks with a '0 ... N cm' legend)."""
+    n = int(rng.choice([2, 3, 5, 10]))
+    seg_mm = float(rng.choice([5, 10]))
+    bar_h_mm = float(rng.uniform(1.5, 3))
+    k = px_per_mm
+    W = max(int(round((n * seg_mm + 6) * k)), 8)
+    text_h = max(int(round(3 * k)), 5)
+    H = max(int(round(bar_h_mm * k)), 2) + text_h + 2
+    lay = Layer.solid(H, W, paper_bgr, SCALE)
+    x0 = int(round(3 * k))
+    bh = max(int(round(bar_h_mm * k)), 2)
+    for i in range(n):
+        xa, xb = x0 + int(round(i * seg_mm * k)), x0 + int(round((i + 1) * seg_mm * k))
+        col = ink_bgr if i % 2 == 0 else paper_bgr
+        cv2.rectangle(lay.bgr, (xa, text_h), (xb, text_h + bh), col, -1)
+    cv2.rectangle(lay.bgr, (x0, text_h), (x0 + int(round(n * seg_mm * k)), text_h + bh), ink_bgr, 1)
+    tc = InkCanvas(text_h, W)
+    font = pick_font(rng, "sans")
+    tc.text(0, 0, "0", font, "sans", max(int(text_h * 0.8), 4))
+    total = n * seg_mm
+    lab = f"{int(total / 10)} cm" if total >= 10 else f"{int(total)} mm"
+    tw, _ = tc.text_size(lab, font, "sans", max(int(text_h * 0.8), 4))
+    tc.text(max(0, W - tw - 2), 0, lab, font, "sans", max(int(text_h * 0.8), 4))
+    a = tc.array().astype(np.float32)[..., None] / 255.0
+    sub = lay.bgr[:text_h]
+    sub[:] = (sub * (1 - a) + np.array(ink_bgr, np.float32) * a).astype(np.uint8)
+    return lay
