@@ -91,6 +91,7 @@ def sticker(
     ink_bgr: tuple[float, float, float] = (25, 25, 25),
     hrt: bool = True,
     cls_all: bool = True,
+    module_mm: float | None = None,
 ) -> Layer:
     """A barcode on a small white sticker; the class map marks the code, quiet zone and printed text.
 
@@ -107,6 +108,8 @@ def sticker(
         mod_mm = float(rng.uniform(0.45, 0.8)) if fmt == "DataMatrix" else float(rng.uniform(0.4, 0.6))
         qz = 2 if fmt == "DataMatrix" else 4
         height_mm = 0.0
+    if module_mm is not None:
+        mod_mm = module_mm
     n_w = mod.shape[1] + 2 * qz
     code_w = max(int(round(n_w * mod_mm * px_per_mm)), n_w)
     if linear:

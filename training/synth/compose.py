@@ -179,13 +179,19 @@ def _sheet_scene(rng: np.random.Generator, long_side: int, with_chart: bool) -> 
 
     # Specimen: mostly above the labels, sometimes sprawling over the whole sheet.
     top_limit = label_top if rng.random() < 0.7 else sy1 - sh * 0.03
+    # Drawn into a view of the sheet so the plant is clipped by the paper edge, never lying on the surround.
+    cx0, cy0 = max(sx0, 0), max(sy0, 0)
+    cx1, cy1 = min(sx1, canvas.w), min(sy1, canvas.h)
     region = (
-        int(sx0 + sw * 0.04),
-        int(sy0 + sh * 0.03),
-        int(sx1 - sw * 0.04),
-        int(max(top_limit, sy0 + sh * 0.5)),
+        int(sx0 + sw * 0.04) - cx0,
+        int(sy0 + sh * 0.03) - cy0,
+        int(sx1 - sw * 0.04) - cx0,
+        int(max(top_limit, sy0 + sh * 0.5)) - cy0,
     )
-    spec_box = plants.draw_specimen(rng, canvas.bgr, canvas.cls, region)
+    bx0, by0, bx1, by1 = plants.draw_specimen(
+        rng, canvas.bgr[cy0:cy1, cx0:cx1], canvas.cls[cy0:cy1, cx0:cx1], region
+    )
+    spec_box = (bx0 + cx0, by0 + cy0, bx1 + cx0, by1 + cy0)
 
     if rng.random() < 0.5 and spec_box[2] > spec_box[0]:
         ys, xs = np.nonzero(

@@ -209,9 +209,20 @@ def label_lines(rng: np.random.Generator, kind: str) -> list[tuple[str, str, flo
             "center",
         )
     )
-    for _ in range(int(rng.integers(1, 4))):
+    for _ in range(int(rng.integers(1, 7))):
         lines.append(
-            (_pick(rng, PLACES) if rng.random() < 0.5 else _pick(rng, HABITATS), "serif", 0.9, "left")
+            (_pick(rng, PLACES) if rng.random() < 0.5 else _pick(rng, HABITATS), "serif", 0.8, "left")
+        )
+    if rng.random() < 0.5:
+        lat, lon = float(rng.uniform(-60, 70)), float(rng.uniform(-180, 180))
+        lines.append(
+            (
+                f"{abs(lat):.4f} {'N' if lat >= 0 else 'S'}  {abs(lon):.4f} {'E' if lon >= 0 else 'W'}"
+                f"  Elev. {int(rng.integers(0, 3500))} m",
+                "sans",
+                0.75,
+                "left",
+            )
         )
     lines.append(
         (
@@ -267,8 +278,16 @@ def label(
                 int(rng.integers(5))
             ]
         else:
-            v = float(rng.uniform(215, 250))
-            paper_bgr = (v - float(rng.uniform(0, 25)), v - float(rng.uniform(0, 12)), v)
+            r = rng.random()
+            v = float(
+                rng.uniform(238, 252)
+                if r < 0.6
+                else rng.uniform(222, 245)
+                if r < 0.85
+                else rng.uniform(195, 230)
+            )
+            warm = 0.0 if r < 0.6 else float(rng.uniform(4, 25))
+            paper_bgr = (v - warm, v - warm * 0.45, v)
     lay = Layer.solid(h, w, paper_bgr, cls)
     f = lowfreq(rng, h, w, 3) * 3 + grain(rng, h, w, 1.5)
     lay.bgr = np.clip(lay.bgr.astype(np.float32) + f[..., None], 0, 255).astype(np.uint8)
@@ -279,7 +298,7 @@ def label(
     pad = max(2, int(min(w, h) * 0.06))
     lines = label_lines(rng, "det" if kind in ("det", "hand") else kind)
     total_rel = sum(s for _, _, s, _ in lines)
-    base = min((h - 2 * pad) / (total_rel * 1.25 + 0.5), w / 22)
+    base = min((h - 2 * pad) / (total_rel * 1.25 + 0.5), w / 26)
     y: float = pad
     extra: list[tuple[float, float, float]] = []
     handwritten = kind == "hand" or rng.random() < 0.35

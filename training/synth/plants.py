@@ -46,6 +46,8 @@ class Style:
     leaf_shape: str
     serrate: float
     flower: tuple[float, float, float]
+    brown_frac: float = 0.0  # share of leaves turned brown or yellow
+    outline: bool = False  # darker leaf margins (curled edges of dried leaves)
 
 
 def _bgr(rgb: tuple[int, int, int] | tuple[float, float, float]) -> tuple[float, float, float]:
@@ -95,6 +97,8 @@ def make_style(rng: np.random.Generator) -> Style:
         ),
         serrate=float(rng.choice([0.0, 0.0, 0.03, 0.06, 0.1])),
         flower=_bgr(FLOWER_RGB[int(rng.integers(len(FLOWER_RGB)))]),
+        brown_frac=float(rng.choice([0.0, 0.0, 0.1, 0.3])),
+        outline=bool(rng.random() < 0.6),
     )
 
 
@@ -208,6 +212,11 @@ def draw_leaf(
     if rng.random() < 0.15:
         shape = str(rng.choice(LEAF_SHAPES[:5]))
     colour = _jit(rng, st.leaf[int(rng.integers(len(st.leaf)))], 0.1)
+    if rng.random() < st.brown_frac:
+        # Some leaves dry browner or yellower than the rest of the plant.
+        k = float(rng.uniform(0.3, 0.8))
+        target = _bgr((130, 100, 60)) if rng.random() < 0.7 else _bgr((170, 150, 80))
+        colour = tuple(c * (1 - k) + t * k for c, t in zip(colour, target, strict=True))  # type: ignore[assignment]
     pl = length * petiole
     base_x, base_y = x + math.cos(ang) * pl, y + math.sin(ang) * pl
     if pl > 1:
@@ -240,6 +249,8 @@ def draw_leaf(
     poly = leaf_polygon(rng, shape, length, width, st.serrate)
     pts = _xf(poly, base_x, base_y, ang)
     p.poly(pts, colour)
+    if st.outline and length > 12:
+        p.line(pts, _scale(colour, 0.72), 1)
     if width > 10:
         # The two halves of a pressed leaf catch the light differently.
         half = np.vstack([poly[: len(poly) // 2 + 1], [[length, 0.0]]])
@@ -526,6 +537,7 @@ def draw_specimen(
     bx1, by1 = min(p.box[2], img.shape[1]), min(p.box[3], img.shape[0])
     if bx1 > bx0 and by1 > by0:
         _texture(rng, img[by0:by1, bx0:bx1], mask[by0:by1, bx0:bx1])
+        _shadow(rng, img[by0:by1, bx0:bx1], mask[by0:by1, bx0:bx1])
     return bx0, by0, bx1, by1
 
 
@@ -536,4 +548,22 @@ def _texture(rng: np.random.Generator, img: np.ndarray, mask: np.ndarray) -> Non
     f = 1.0 + lowfreq(rng, h, w, int(rng.integers(8, 20))) * float(rng.uniform(0.08, 0.2))
     g = grain(rng, h, w, float(rng.uniform(3, 8)))
     out = img.astype(np.float32) * f[..., None] + g[..., None]
+    np.copyto(img, np.clip(out, 0, 255).astype(np.uint8), where=where[..., None])
+
+
+def _shadow(rng: np.random.Generator, img: np.ndarray, mask: np.ndarray) -> None:
+    """A faint offset shadow of the pressed material on the paper around it (not on the specimen)."""
+    h, w = mask.shape
+    s = 4
+    small = cv2.resize(
+        (mask == SPECIMEN).astype(np.float32), (max(w // s, 1), max(h // s, 1)), interpolation=cv2.INTER_AREA
+    )
+    dx, dy = float(rng.uniform(-1.5, 1.5)), float(rng.uniform(0.2, 2.0))
+    m = np.array([[1, 0, dx], [0, 1, dy]], np.float32)
+    small = cv2.warpAffine(small, m, (small.shape[1], small.shape[0]))
+    small = cv2.GaussianBlur(small, (0, 0), float(rng.uniform(0.8, 2.0)))
+    shade = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+    k = 1.0 - float(rng.uniform(0.05, 0.2)) * shade
+    where = (mask != SPECIMEN) & (shade > 0.02)
+    out = img.astype(np.float32) * k[..., None]
     np.copyto(img, np.clip(out, 0, 255).astype(np.uint8), where=where[..., None])

@@ -170,6 +170,7 @@ def slide(rng: np.random.Generator, ppm: float, bg_level: float, with_code: bool
             ppm,
             grey(float(rng.uniform(238, 252))),
             hrt=False,
+            module_mm=float(rng.uniform(0.2, 0.4)) if fmt != "Code128" else float(rng.uniform(0.15, 0.25)),
         )
         if bc.w < w * 0.4 and bc.h < h * 0.9:
             end = ends[0]
