@@ -174,6 +174,7 @@ class Daemon:
         if not stored:
             return None
         if self.publisher is not None:
+            self.publisher.state_changed.set()
             self.publisher.wake.set()
         if self.jsonl_sink is not None:
             self.jsonl_sink.wake.set()

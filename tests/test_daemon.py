@@ -166,3 +166,34 @@ def test_broker_down_at_start_delivers_later(
         r.stop()
     finally:
         b.stop()
+
+
+def test_burst_larger_than_the_queue_gets_one_verdict_each(
+        station: Callable[..., Settings], run_daemon: Callable[[Settings], Running]) -> None:
+    settings = station(queues={"frames": 8}, watch={"reconcile_interval_s": 30.0})
+    hot, state = Path(settings.watch.folder), Path(settings.state_dir)
+    small = jpeg_bytes(draw_sheet(300, 450, chart=False))
+    r = run_daemon(settings)
+    names = [f"burst{i:03d}.jpg" for i in range(60)]
+    for name in names:
+        write_atomically(hot / name, small)
+    # the queue holds 8 paths: the rest are found by the rescan the overflow triggers, not by the 30 s timer
+    assert wait_for(lambda: len(journal_rows(state)) == len(names), 60), len(journal_rows(state))
+    assert r.daemon.frames.depth() == 0
+    rows = journal_rows(state)
+    assert sorted(Path(p).name for p, _ in rows) == names
+
+
+def test_state_topic_is_retained_with_counters(
+        broker: Broker, station: Callable[..., Settings], run_daemon: Callable[[Settings], Running],
+        subscriber_factory: Callable[..., Subscriber]) -> None:
+    settings = station(station="test-state", mqtt={"enabled": True, "url": broker.url, "client_id": "t-state"})
+    r = run_daemon(settings)
+    write_atomically(Path(settings.watch.folder) / "n.jpg", NO_CHART)
+    assert wait_for(lambda: r.daemon.counters.frames["retake"] == 1, 10)
+    # a subscriber that connects later still gets the last state (retained)
+    late = subscriber_factory(broker.port, ["specimen-edge/test-state/state"])
+    assert wait_for(lambda: any(json.loads(p)["frames"].get("retake") == 1 for p in late.on("/state")), 10)
+    state = json.loads(late.on("/state")[-1])
+    assert state["last"]["file"] == "n.jpg" and state["reasons"] == {"colour_chart": 1}
+    assert state["backend"] == "onnxruntime" and "outbox_depth" in state and "queue_depth" in state

@@ -49,6 +49,7 @@ class MqttPublisher(threading.Thread):
         self.status_topic = topic(settings.topic_prefix, station, "status")
         self.state_topic = topic(settings.topic_prefix, station, "state")
         self.wake = threading.Event()
+        self.state_changed = threading.Event()
         self.connected = threading.Event()
         self.last_error: str | None = None
         self._stop_event = threading.Event()
@@ -166,7 +167,8 @@ class MqttPublisher(threading.Thread):
                 if self.connected.is_set():
                     self._forget_stale()
                     self._send_pending()
-                    if time.monotonic() - last_state > 10:
+                    if self.state_changed.is_set() or time.monotonic() - last_state > 10:
+                        self.state_changed.clear()
                         self.publish_state()
                         last_state = time.monotonic()
             except Exception:
