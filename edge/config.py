@@ -18,7 +18,8 @@ from urllib.parse import unquote, urlsplit
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from edge.classes import CLASS_IDS
+from edge.qc.settings import ProfileSettings
+from edge.settings_base import Strict as _Strict
 
 
 class ConfigError(Exception):
@@ -56,10 +57,6 @@ _StrictLoader.add_constructor("tag:yaml.org,2002:float", lambda loader, node: fl
 
 def parse_yaml(text: str) -> Any:
     return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
 class WatchSettings(_Strict):
@@ -119,32 +116,6 @@ class MqttSettings(_Strict):
 
 class QueueSettings(_Strict):
     frames: int = Field(ge=1, le=100_000)
-
-
-class BlurSettings(_Strict):
-    enabled: bool
-    fail_below: float = Field(ge=0, le=1)
-    warn_below: float = Field(ge=0, le=1)
-    classes: list[str]
-
-    @field_validator("classes")
-    @classmethod
-    def _known_classes(cls, value: list[str]) -> list[str]:
-        for name in value:
-            if name not in CLASS_IDS or name == "background":
-                raise ValueError(f"unknown region class {name!r}; expected one of "
-                                 + ", ".join(n for n in CLASS_IDS if n != "background"))
-        return value
-
-
-class ColourChartSettings(_Strict):
-    required: bool
-    min_area_fraction: float = Field(gt=0, lt=1)
-
-
-class ProfileSettings(_Strict):
-    blur: BlurSettings
-    colour_chart: ColourChartSettings
 
 
 class Settings(_Strict):

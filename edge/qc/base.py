@@ -8,7 +8,7 @@ from typing import Literal, Protocol
 
 import numpy as np
 
-from edge.config import ProfileSettings
+from edge.qc.settings import ProfileSettings
 from edge.segmentation.regions import Region
 
 Status = Literal["ok", "warn", "fail"]

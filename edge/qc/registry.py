@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from edge.config import ProfileSettings
 from edge.qc.base import QualityCheck
 from edge.qc.blur import BlurCheck
 from edge.qc.colour_chart import ColourChartCheck
+from edge.qc.settings import ProfileSettings
 
 CHECKS: tuple[type[QualityCheck], ...] = (
     ColourChartCheck,
