@@ -155,5 +155,5 @@ def sticker(
 
 def random_format(rng: np.random.Generator, slide: bool = False) -> str:
     if slide:
-        return str(rng.choice(["DataMatrix", "QRCode", "Code128"], p=[0.7, 0.15, 0.15]))
+        return str(rng.choice(["DataMatrix", "QRCode", "Code128"], p=[0.8, 0.15, 0.05]))
     return str(rng.choice(["Code128", "Code39", "DataMatrix", "QRCode"], p=[0.55, 0.2, 0.12, 0.13]))

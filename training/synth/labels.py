@@ -298,7 +298,10 @@ def label(
     pad = max(2, int(min(w, h) * 0.06))
     lines = label_lines(rng, "det" if kind in ("det", "hand") else kind)
     total_rel = sum(s for _, _, s, _ in lines)
-    base = min((h - 2 * pad) / (total_rel * 1.25 + 0.5), w / 26)
+    # Herbarium labels are wide with many small lines; slips and slide labels carry a few big ones.
+    base = min(
+        (h - 2 * pad) / (total_rel * 1.25 + 0.5), w / (26 if kind == "main" else 15 if w > 2 * h else 10)
+    )
     y: float = pad
     extra: list[tuple[float, float, float]] = []
     handwritten = kind == "hand" or rng.random() < 0.35
@@ -323,8 +326,16 @@ def label(
     ink = np.clip(ink, 0, 1)
     # Printed rules / borders, and the coloured frame on type labels.
     if kind == "type" or rng.random() < 0.25:
-        col = np.array([(40, 40, 200), (30, 30, 30), (60, 60, 180)][int(rng.integers(3))], np.float32)
-        bw = max(2, int(min(w, h) * float(rng.uniform(0.02, 0.06))))
+        # Coloured (red, pink, orange) frames mark type labels only; ordinary labels get thin dark rules.
+        if kind == "type":
+            col = np.array(
+                [(40, 40, 200), (60, 60, 180), (150, 110, 235), (40, 130, 240)][int(rng.integers(4))],
+                np.float32,
+            )
+            bw = max(2, int(min(w, h) * float(rng.uniform(0.03, 0.07))))
+        else:
+            col = np.array([(30, 30, 30), (70, 50, 40)][int(rng.integers(2))], np.float32)
+            bw = max(1, int(min(w, h) * float(rng.uniform(0.005, 0.02))))
         cv2.rectangle(lay.bgr, (bw // 2, bw // 2), (w - 1 - bw // 2, h - 1 - bw // 2), col.tolist(), bw)
     a = ink[..., None] * float(rng.uniform(0.75, 1.0))
     lay.bgr = (lay.bgr * (1 - a) + ink_bgr * a).astype(np.uint8)
