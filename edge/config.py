@@ -12,7 +12,7 @@ import os
 import re
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import unquote, urlsplit
 
 import yaml
@@ -89,16 +89,18 @@ class SegmenterSettings(_Strict):
     min_region_fraction: float = Field(ge=0, lt=1)
 
 
-class MqttSettings(_Strict):
-    enabled: bool
+class BrokerSettings(_Strict):
+    """How to reach an MQTT broker (the station's own, or an upstream one)."""
+
     url: str
-    username: str | None
-    password_env: str | None
-    password_file: str | None
-    ca_file: str | None
-    client_id: str | None
-    topic_prefix: str = Field(min_length=1)
-    keepalive_s: int = Field(ge=5, le=3600)
+    username: str | None = None
+    password_env: str | None = None
+    password_file: str | None = None
+    ca_file: str | None = None
+    cert_file: str | None = None
+    key_file: str | None = None
+    client_id: str | None = None
+    keepalive_s: int = Field(default=30, ge=5, le=3600)
 
     @field_validator("url")
     @classmethod
@@ -106,12 +108,79 @@ class MqttSettings(_Strict):
         parse_mqtt_url(value)
         return value
 
+
+def _check_topic_prefix(value: str) -> str:
+    if any(c in value for c in "#+") or value.startswith("/") or value.endswith("/"):
+        raise ValueError("topic must not contain '#' or '+' nor start or end with '/'")
+    return value
+
+
+class HomeAssistantSettings(_Strict):
+    enabled: bool
+    discovery_prefix: str = Field(min_length=1)
+
+
+class MqttSettings(BrokerSettings):
+    enabled: bool
+    topic_prefix: str = Field(min_length=1)
+    # Alerts older than this are not worth a photographer's attention: not sent after an outage.
+    alert_expiry_s: int | None = Field(ge=1)
+    homeassistant: HomeAssistantSettings
+
     @field_validator("topic_prefix")
     @classmethod
     def _prefix(cls, value: str) -> str:
-        if any(c in value for c in "#+") or value.startswith("/") or value.endswith("/"):
-            raise ValueError("topic prefix must not contain '#' or '+' nor start or end with '/'")
-        return value
+        return _check_topic_prefix(value)
+
+
+class MqttUpstream(_Strict):
+    type: Literal["mqtt"]
+    name: str | None = None
+    topic: str = Field(min_length=1)
+    # None: the station's own broker (mqtt:)
+    broker: BrokerSettings | None = None
+
+    @field_validator("topic")
+    @classmethod
+    def _topic(cls, value: str) -> str:
+        return _check_topic_prefix(value)
+
+
+class HttpUpstream(_Strict):
+    type: Literal["http"]
+    name: str | None = None
+    url: str = Field(pattern=r"^https?://")
+    timeout_s: float = Field(default=10.0, gt=0)
+    max_backoff_s: float = Field(default=300.0, gt=0)
+    ca_file: str | None = None
+    # A bearer token read from this environment variable, never written inline.
+    token_env: str | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+
+
+class DirectoryUpstream(_Strict):
+    type: Literal["directory"]
+    name: str | None = None
+    path: str
+    copy_frame: bool = True
+
+
+UpstreamSettings = Annotated[MqttUpstream | HttpUpstream | DirectoryUpstream, Field(discriminator="type")]
+
+
+def upstream_name(index: int, sink: MqttUpstream | HttpUpstream | DirectoryUpstream) -> str:
+    """The sink's outbox name: keep it stable, or its undelivered messages are orphaned."""
+    return f"upstream:{sink.name or f'{sink.type}-{index}'}"
+
+
+class CropSettings(_Strict):
+    enabled: bool
+    classes: list[str]
+    jpeg_quality: int = Field(ge=50, le=100)
+
+
+class OutboxSettings(_Strict):
+    keep_delivered_s: float = Field(gt=0)
 
 
 class QueueSettings(_Strict):
@@ -128,7 +197,18 @@ class Settings(_Strict):
     segmenter: SegmenterSettings
     mqtt: MqttSettings
     queues: QueueSettings
+    outbox: OutboxSettings
+    upstream: list[UpstreamSettings]
+    crops: CropSettings
     profiles: dict[str, ProfileSettings]
+
+    @field_validator("upstream")
+    @classmethod
+    def _unique_names(cls, value: list[Any]) -> list[Any]:
+        names = [upstream_name(i, sink) for i, sink in enumerate(value)]
+        if len(set(names)) != len(names):
+            raise ValueError("upstream sinks need distinct names (set name: on each)")
+        return value
 
     @property
     def active_profile(self) -> ProfileSettings:
@@ -252,7 +332,7 @@ def parse_mqtt_url(url: str) -> MqttTarget:
         password=unquote(parts.password) if parts.password else None)
 
 
-def resolve_mqtt_password(settings: MqttSettings) -> str | None:
+def resolve_mqtt_password(settings: BrokerSettings) -> str | None:
     """From the named environment variable, the named file, or a systemd credential."""
     if settings.password_env:
         value = os.environ.get(settings.password_env)

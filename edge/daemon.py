@@ -14,18 +14,39 @@ import signal
 import stat
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from edge.config import Settings, parse_mqtt_url, require_watch_folder, resolve_mqtt_password
+import cv2
+import numpy as np
+
+from edge.config import (
+    BrokerSettings,
+    DirectoryUpstream,
+    HttpUpstream,
+    MqttUpstream,
+    Settings,
+    parse_mqtt_url,
+    require_watch_folder,
+    resolve_mqtt_password,
+    upstream_name,
+)
+from edge.decode import to_uint8
 from edge.intake import FrameQueue, Intake
 from edge.journal import Journal, NewMessage
 from edge.pipeline import FramePipeline
 from edge.qc.base import CheckResult
 from edge.sinks import jsonl, mqtt
+from edge.sinks.base import OutboxSink
+from edge.sinks.directory import DirectorySink
+from edge.sinks.homeassistant import discovery_messages
+from edge.sinks.http import HttpSink
 from edge.verdict import build_verdict, summary_line
+
+ACCEPTED_SCHEMA = "specimen-edge/accepted/1"
+_PRUNE_EVERY_S = 600.0
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +57,24 @@ class Counters:
     reasons: Counter[str] = field(default_factory=Counter)
     last: dict[str, Any] | None = None
     started_at: float = field(default_factory=time.time)
+    recent: deque[tuple[float, str]] = field(default_factory=deque)  # (time, verdict) over the last hour
+
+    def add(self, verdict: dict[str, Any]) -> None:
+        now = time.time()
+        self.frames[verdict["verdict"]] += 1
+        self.reasons.update(r["check"] for r in verdict["reasons"])
+        self.recent.append((now, verdict["verdict"]))
+        self.last = {"file": Path(verdict["file"]).name, "verdict": verdict["verdict"],
+                     "reasons": [r["message"] for r in verdict["reasons"]], "processed_at": verdict["processed_at"]}
+
+    def hourly(self) -> tuple[int, float]:
+        """Frames in the last hour and the share of them sent back, in percent."""
+        cutoff = time.time() - 3600
+        while self.recent and self.recent[0][0] < cutoff:
+            self.recent.popleft()
+        count = len(self.recent)
+        bad = sum(1 for _, v in self.recent if v != "accept")
+        return count, round(100.0 * bad / count, 1) if count else 0.0
 
 
 class Daemon:
@@ -50,37 +89,60 @@ class Daemon:
         self.frames = FrameQueue(settings.queues.frames)
         self.intake: Intake | None = None
         self.publisher: mqtt.MqttPublisher | None = None
-        self.jsonl_sink: jsonl.JsonLinesSink | None = None
+        self.sinks: list[OutboxSink | mqtt.MqttPublisher] = []
+        self.crops_dir = self.state_dir / "crops"
+        self._last_prune = 0.0
         self.worker_heartbeat = time.monotonic()
         self.ready = threading.Event()
 
     # -- wiring ----------------------------------------------------------------------------
-    def _mqtt_target(self) -> tuple[Any, str | None] | None:
-        if not self.settings.mqtt.enabled:
-            return None
-        target = parse_mqtt_url(self.settings.mqtt.url)
-        return target, resolve_mqtt_password(self.settings.mqtt)
+    def _broker(self, broker: BrokerSettings) -> tuple[Any, str | None]:
+        return parse_mqtt_url(broker.url), resolve_mqtt_password(broker)
+
+    def _make_sinks(self, journal: Journal) -> None:
+        """Every sink is built before any starts, so configuration errors surface first."""
+        station = self.settings.station
+        self.sinks.append(jsonl.JsonLinesSink(journal, self.state_dir / "verdicts.jsonl"))
+        cfg = self.settings.mqtt
+        if cfg.enabled:
+            target, password = self._broker(cfg)
+            prefix = cfg.topic_prefix
+            discovery = (lambda: discovery_messages(cfg.homeassistant.discovery_prefix, prefix, station)) \
+                if cfg.homeassistant.enabled else None
+            self.publisher = mqtt.MqttPublisher(
+                mqtt.SINK, cfg, target, password, cfg.client_id or f"specimen-edge-{station}", journal,
+                status_topic=mqtt.topic(prefix, station, "status"), state_topic=mqtt.topic(prefix, station, "state"),
+                state_provider=self.state, retained_on_connect=discovery)
+            self.sinks.append(self.publisher)
+        for index, up in enumerate(self.settings.upstream):
+            name = upstream_name(index, up)
+            if isinstance(up, MqttUpstream):
+                broker = up.broker or cfg
+                target, password = self._broker(broker)
+                client_id = (broker.client_id or f"specimen-edge-{station}") + f"-{name.split(':', 1)[1]}"
+                self.sinks.append(mqtt.MqttPublisher(name, broker, target, password, client_id, journal))
+            elif isinstance(up, HttpUpstream):
+                self.sinks.append(HttpSink(journal, name, up))
+            elif isinstance(up, DirectoryUpstream):
+                self.sinks.append(DirectorySink(journal, name, up))
 
     def start(self) -> None:
-        mqtt_target = self._mqtt_target()  # configuration errors surface before anything starts
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.journal = Journal(self.state_dir)
+        self._make_sinks(self.journal)
         self.pipeline = FramePipeline(self.settings)
         self.pipeline.warm_up()
-        self.jsonl_sink = jsonl.JsonLinesSink(self.journal, self.state_dir / "verdicts.jsonl")
-        self.jsonl_sink.start()
-        if mqtt_target is not None:
-            target, password = mqtt_target
-            self.publisher = mqtt.MqttPublisher(self.settings.mqtt, target, password, self.settings.station,
-                                                self.journal, self.state)
+        for sink in self.sinks:
+            if sink is not self.publisher:
+                sink.start()
         self.intake = Intake(self.folder, self.settings.watch, self.frames, self._is_judged)
         self.intake.start()
         if self.publisher is not None:
             self.publisher.start()  # 'online' goes out on connect: model loaded, warmed up, watching
         self.ready.set()
         info = self.pipeline.segmenter.info
-        log.info("watching %s as station %r, profile %s, model %s on %s/%s", self.folder, self.settings.station,
-                 self.settings.profile, info.name, info.backend, info.device)
+        log.info("watching %s as station %r, profile %s, model %s on %s/%s", self.folder,
+                 self.settings.station, self.settings.profile, info.name, info.backend, info.device)
 
     def _is_judged(self, path: Path, st: os.stat_result) -> bool:
         assert self.journal is not None
@@ -88,13 +150,21 @@ class Daemon:
 
     def state(self) -> dict[str, Any]:
         journal = self.journal
+        per_hour, retake_rate = self.counters.hourly()
+        last = self.counters.last
         return {
             "station": self.settings.station,
+            "updated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "retake_needed": bool(last and last["verdict"] != "accept"),
+            "frames_per_hour": per_hour,
+            "retake_rate_percent": retake_rate,
             "frames": dict(self.counters.frames),
             "reasons": dict(self.counters.reasons),
             "last": self.counters.last,
             "queue_depth": self.frames.depth(),
             "outbox_depth": journal.backlog() if journal is not None else 0,
+            "sinks": {sink.sink: {"backlog": journal.backlog(sink.sink) if journal else 0, "error": sink.last_error}
+                      for sink in self.sinks},
             "backend": self.pipeline.segmenter.info.backend if self.pipeline else None,
             "uptime_s": round(time.time() - self.counters.started_at, 1),
         }
@@ -129,7 +199,7 @@ class Daemon:
             return None
         self.intake.in_hand.add(path)
         try:
-            judgement = self.pipeline.judge(path)
+            judgement = self.pipeline.judge(path, keep_image=self.settings.crops.enabled)
         except FileNotFoundError:
             log.info("skipped %s: removed while it was being read", path.name)
             return None
@@ -144,7 +214,27 @@ class Daemon:
             log.info("%s changed while it was read; waiting until it is complete", path.name)
             self.intake.stability.watch(path)
             return None
-        return self._record(path, before, first_seen, judgement.verdict)
+        crops = self._write_crops(judgement.verdict, judgement.image) if judgement.image is not None else []
+        return self._record(path, before, first_seen, judgement.verdict, crops)
+
+    def _write_crops(self, verdict: dict[str, Any], image: np.ndarray) -> list[dict[str, Any]]:
+        """JPEG crops of the configured regions of an accepted frame, for OCR downstream."""
+        if verdict["verdict"] != "accept":
+            return []
+        self.crops_dir.mkdir(exist_ok=True)
+        stem = Path(verdict["file"]).stem
+        crops = []
+        for region in verdict["regions"]:
+            if region["class"] not in self.settings.crops.classes:
+                continue
+            x0, y0, x1, y1 = region["bbox"]
+            path = self.crops_dir / f"{stem}.{verdict['id'][:8]}.{region['class']}-{region['id']}.jpg"
+            ok = cv2.imwrite(str(path), to_uint8(image[y0:y1, x0:x1]),
+                             [cv2.IMWRITE_JPEG_QUALITY, self.settings.crops.jpeg_quality])
+            if ok:
+                crops.append({"region": region["id"], "class": region["class"], "bbox": region["bbox"],
+                              "path": str(path)})
+        return crops
 
     def _record_error(self, path: Path, st: os.stat_result, first_seen: float, reason: str) -> dict[str, Any] | None:
         assert self.pipeline is not None and self.journal is not None
@@ -156,33 +246,39 @@ class Daemon:
                                 timings_ms={"total": 0.0})
         return self._record(path, st, first_seen, verdict)
 
-    def _messages(self, verdict: dict[str, Any]) -> list[NewMessage]:
+    def _messages(self, verdict: dict[str, Any], crops: list[dict[str, Any]]) -> list[NewMessage]:
         payload = json.dumps(verdict, separators=(",", ":")).encode()
         messages = [NewMessage(jsonl.SINK, "verdicts.jsonl", payload)]
-        if self.settings.mqtt.enabled:
-            prefix, station = self.settings.mqtt.topic_prefix, self.settings.station
+        cfg = self.settings.mqtt
+        if cfg.enabled:
+            prefix, station = cfg.topic_prefix, self.settings.station
             if verdict["verdict"] != "accept":
-                messages.append(NewMessage(mqtt.SINK, mqtt.topic(prefix, station, "alert"), payload))
+                messages.append(NewMessage(mqtt.SINK, mqtt.topic(prefix, station, "alert"), payload,
+                                           ttl_s=cfg.alert_expiry_s))
             messages.append(NewMessage(mqtt.SINK, mqtt.topic(prefix, station, "verdict"), payload))
+        if verdict["verdict"] == "accept" and self.settings.upstream:
+            accepted = json.dumps({
+                "schema": ACCEPTED_SCHEMA, "id": verdict["id"], "station": verdict["station"],
+                "file": verdict["file"], "sha256": verdict["sha256"], "barcodes": verdict["barcodes"],
+                "crops": crops, "verdict": verdict}, separators=(",", ":")).encode()
+            for index, up in enumerate(self.settings.upstream):
+                where = up.topic if isinstance(up, MqttUpstream) else up.type
+                messages.append(NewMessage(upstream_name(index, up), where, accepted))
         return messages
 
-    def _record(self, path: Path, st: os.stat_result, first_seen: float,
-                verdict: dict[str, Any]) -> dict[str, Any] | None:
+    def _record(self, path: Path, st: os.stat_result, first_seen: float, verdict: dict[str, Any],
+                crops: list[dict[str, Any]] | None = None) -> dict[str, Any] | None:
         assert self.journal is not None
         stored = self.journal.record(path=str(path), size_bytes=st.st_size, mtime_ns=st.st_mtime_ns,
-                                     first_seen=first_seen, verdict=verdict, messages=self._messages(verdict))
+                                     first_seen=first_seen, verdict=verdict,
+                                     messages=self._messages(verdict, crops or []))
         if not stored:
             return None
+        self.counters.add(verdict)
         if self.publisher is not None:
             self.publisher.state_changed.set()
-            self.publisher.wake.set()
-        if self.jsonl_sink is not None:
-            self.jsonl_sink.wake.set()
-        self.counters.frames[verdict["verdict"]] += 1
-        self.counters.reasons.update(r["check"] for r in verdict["reasons"])
-        self.counters.last = {"file": Path(verdict["file"]).name, "verdict": verdict["verdict"],
-                              "reasons": [r["message"] for r in verdict["reasons"]],
-                              "processed_at": verdict["processed_at"]}
+        for sink in self.sinks:
+            sink.wake.set()
         log.info("%s", summary_line(verdict))
         return verdict
 
@@ -190,6 +286,9 @@ class Daemon:
         """The judging loop; returns when a stop is requested, after the frame in hand."""
         while not self.stop_requested.is_set():
             self.worker_heartbeat = time.monotonic()
+            if self.worker_heartbeat - self._last_prune > _PRUNE_EVERY_S and self.journal is not None:
+                self._last_prune = self.worker_heartbeat
+                self.journal.prune_delivered(self.settings.outbox.keep_delivered_s)
             path = self.frames.take(timeout=0.2)
             if path is None:
                 continue
@@ -203,10 +302,9 @@ class Daemon:
     def shutdown(self) -> None:
         if self.intake is not None:
             self.intake.stop()
-        if self.publisher is not None:
-            self.publisher.stop()
-        if self.jsonl_sink is not None:
-            self.jsonl_sink.stop()
+        for sink in self.sinks:
+            if sink.is_alive():
+                sink.stop()
         if self.pipeline is not None:
             self.pipeline.close()
         if self.journal is not None:

@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 class Judgement:
     verdict: dict[str, Any]
     class_map: np.ndarray | None = None
+    # the full-resolution frame, when the caller asked to keep it (for crops)
+    image: np.ndarray | None = None
 
 
 class FramePipeline:
@@ -43,7 +45,8 @@ class FramePipeline:
         """One inference before reporting ready, so the first real frame is not the slow one."""
         self.segmenter.segment(np.full((*self.segmenter.canvas_hw, 3), 200, np.uint8))
 
-    def judge(self, path: Path, *, want_class_map: bool = False, display_path: Path | None = None) -> Judgement:
+    def judge(self, path: Path, *, want_class_map: bool = False, keep_image: bool = False,
+              display_path: Path | None = None) -> Judgement:
         """Verdict for one file. Raises FileNotFoundError when the file has gone (no frame, no verdict)."""
         shown = display_path or path
         start = time.perf_counter()
@@ -80,7 +83,7 @@ class FramePipeline:
             timings_ms={"decode_small": decode_small_ms, "segment": segment_ms, "decode_wait": wait_ms,
                         "qc": qc_ms, "total": (time.perf_counter() - start) * 1000})
         class_map = full_resolution_class_map(seg, frame_hw) if want_class_map else None
-        return Judgement(verdict, class_map)
+        return Judgement(verdict, class_map, decoded.full if keep_image else None)
 
     def _error(self, path: Path, reason: str, start: float, sha256: str | None = None,
                size: int | None = None) -> dict[str, Any]:

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import logging
 import os
-import threading
 from pathlib import Path
 
-from edge.journal import Journal
-
-log = logging.getLogger(__name__)
+from edge.journal import Journal, OutboxMessage
+from edge.sinks.base import OutboxSink
 
 SINK = "jsonl"
 
 
-class JsonLinesSink(threading.Thread):
+class JsonLinesSink(OutboxSink):
     """Appends each verdict as one line, fsyncs, then marks it delivered in the outbox.
 
     A crash between the append and the mark repeats the line on restart: readers deduplicate
@@ -22,38 +19,13 @@ class JsonLinesSink(threading.Thread):
     """
 
     def __init__(self, journal: Journal, path: Path) -> None:
-        super().__init__(name="sink-jsonl", daemon=True)
-        self.journal = journal
+        super().__init__(journal, SINK, max_backoff_s=30.0)
         self.path = path
-        self.wake = threading.Event()
-        self._stop_event = threading.Event()
 
-    def stop(self) -> None:
-        self._stop_event.set()
-        self.wake.set()
-        self.join(timeout=10)
-
-    def drain(self) -> int:
-        written = 0
-        while True:
-            batch = self.journal.pending(SINK, limit=200)
-            if not batch:
-                return written
-            with open(self.path, "ab") as fh:
-                for msg in batch:
-                    fh.write(msg.payload.rstrip(b"\n") + b"\n")
-                fh.flush()
-                os.fsync(fh.fileno())
-            self.journal.mark_delivered(m.seq for m in batch)
-            written += len(batch)
-
-    def run(self) -> None:
-        while True:
-            try:
-                self.drain()
-            except Exception:
-                log.exception("writing %s failed; will retry", self.path)
-            if self._stop_event.is_set():
-                return
-            self.wake.wait(2.0)
-            self.wake.clear()
+    def deliver_batch(self, batch: list[OutboxMessage]) -> list[int]:
+        with open(self.path, "ab") as fh:
+            for msg in batch:
+                fh.write(msg.payload.rstrip(b"\n") + b"\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        return [m.seq for m in batch]

@@ -1,4 +1,4 @@
-"""MQTT: status, alerts and verdicts, drained from the durable outbox.
+"""MQTT delivery from the durable outbox: the station's topics, and upstream MQTT sinks.
 
 paho-mqtt keeps unacknowledged messages in memory only, so the outbox is the record: a row
 is marked delivered when the broker acknowledges it (QoS 1 PUBACK, seen in on_publish), and
@@ -22,7 +22,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from edge.config import MqttSettings, MqttTarget
+from edge.config import BrokerSettings, MqttTarget
 from edge.journal import Journal
 
 log = logging.getLogger(__name__)
@@ -37,17 +37,38 @@ def topic(prefix: str, station: str, leaf: str) -> str:
     return f"{prefix}/{station}/{leaf}"
 
 
+def explain_connect_error(exc: BaseException, target: MqttTarget) -> str:
+    where = f"{target.host}:{target.port}"
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return (f"TLS: the broker {where} presented a certificate that could not be verified "
+                f"({exc.verify_message}); set mqtt.ca_file to the CA that signed it")
+    if isinstance(exc, ssl.SSLError):
+        return f"TLS handshake with {where} failed ({exc.reason or exc}); check mqtts:// and the port"
+    if isinstance(exc, ConnectionRefusedError):
+        return f"broker {where} refused the connection (not running, or wrong port)"
+    return f"cannot reach broker {where}: {exc}"
+
+
 class MqttPublisher(threading.Thread):
-    def __init__(self, settings: MqttSettings, target: MqttTarget, password: str | None, station: str,
-                 journal: Journal, state_provider: Callable[[], dict[str, Any]] | None = None) -> None:
-        super().__init__(name="sink-mqtt", daemon=True)
-        self.settings = settings
+    """Drains one outbox sink to one broker connection.
+
+    The station's own publisher also announces `status` (online on every connect, offline as
+    last will, stopped on a clean exit) and keeps the retained `state` fresh.
+    """
+
+    def __init__(self, sink: str, broker: BrokerSettings, target: MqttTarget, password: str | None, client_id: str,
+                 journal: Journal, *, status_topic: str | None = None, state_topic: str | None = None,
+                 state_provider: Callable[[], dict[str, Any]] | None = None,
+                 retained_on_connect: Callable[[], list[tuple[str, bytes]]] | None = None) -> None:
+        super().__init__(name=f"sink-{sink}", daemon=True)
+        self.sink = sink
+        self.broker = broker
         self.target = target
-        self.station = station
         self.journal = journal
+        self.status_topic = status_topic
+        self.state_topic = state_topic
         self.state_provider = state_provider
-        self.status_topic = topic(settings.topic_prefix, station, "status")
-        self.state_topic = topic(settings.topic_prefix, station, "state")
+        self.retained_on_connect = retained_on_connect
         self.wake = threading.Event()
         self.state_changed = threading.Event()
         self.connected = threading.Event()
@@ -56,17 +77,18 @@ class MqttPublisher(threading.Thread):
         self._acks: queue.SimpleQueue[int] = queue.SimpleQueue()
         self._in_flight: dict[int, tuple[int, float]] = {}  # mid -> (outbox seq, sent at)
         self._in_flight_seqs: set[int] = set()
-        self._client = self._make_client(password)
+        self._client = self._make_client(password, client_id)
 
-    def _make_client(self, password: str | None) -> mqtt.Client:
-        client_id = self.settings.client_id or f"specimen-edge-{self.station}"
+    def _make_client(self, password: str | None, client_id: str) -> mqtt.Client:
         client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
-        client.will_set(self.status_topic, "offline", qos=1, retain=True)
-        username = self.target.username or self.settings.username
+        if self.status_topic:
+            client.will_set(self.status_topic, "offline", qos=1, retain=True)
+        username = self.target.username or self.broker.username
         if username:
             client.username_pw_set(username, self.target.password or password)
         if self.target.tls:
-            client.tls_set(ca_certs=self.settings.ca_file, cert_reqs=ssl.CERT_REQUIRED)
+            client.tls_set(ca_certs=self.broker.ca_file, certfile=self.broker.cert_file,
+                           keyfile=self.broker.key_file, cert_reqs=ssl.CERT_REQUIRED)
         client.reconnect_delay_set(min_delay=1, max_delay=30)
         client.max_inflight_messages_set(_MAX_IN_FLIGHT)
         client.on_connect = self._on_connect
@@ -79,18 +101,22 @@ class MqttPublisher(threading.Thread):
                     properties: Any) -> None:
         if reason_code.is_failure:
             self.last_error = f"broker refused the connection: {reason_code}"
-            log.warning("MQTT %s", self.last_error)
+            log.warning("MQTT %s: %s", self.sink, self.last_error)
             return
         self.last_error = None
-        log.info("MQTT connected to %s:%d", self.target.host, self.target.port)
-        client.publish(self.status_topic, "online", qos=1, retain=True)
+        log.info("MQTT %s connected to %s:%d", self.sink, self.target.host, self.target.port)
+        for retained_topic, payload in self.retained_on_connect() if self.retained_on_connect else []:
+            client.publish(retained_topic, payload, qos=1, retain=True)
+        if self.status_topic:
+            client.publish(self.status_topic, "online", qos=1, retain=True)
         self.connected.set()
+        self.state_changed.set()
         self.wake.set()
 
     def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason_code: Any,
                        properties: Any) -> None:
         if self.connected.is_set():
-            log.warning("MQTT disconnected (%s); reconnecting", reason_code)
+            log.warning("MQTT %s disconnected (%s); reconnecting", self.sink, reason_code)
         self.connected.clear()
 
     def _on_publish(self, client: mqtt.Client, userdata: Any, mid: int, reason_code: Any,
@@ -102,7 +128,13 @@ class MqttPublisher(threading.Thread):
 
     # -- publisher thread ------------------------------------------------------------------
     def start(self) -> None:
-        self._client.connect_async(self.target.host, self.target.port, keepalive=self.settings.keepalive_s)
+        try:
+            # The first attempt is made here so a wrong CA or port is explained in words.
+            self._client.connect(self.target.host, self.target.port, keepalive=self.broker.keepalive_s)
+        except (OSError, ssl.SSLError) as exc:
+            self.last_error = explain_connect_error(exc, self.target)
+            log.error("MQTT %s: %s; retrying in the background", self.sink, self.last_error)
+            self._client.connect_async(self.target.host, self.target.port, keepalive=self.broker.keepalive_s)
         self._client.loop_start()
         super().start()
 
@@ -130,7 +162,7 @@ class MqttPublisher(threading.Thread):
         room = _MAX_IN_FLIGHT - len(self._in_flight)
         if room <= 0:
             return
-        batch = [m for m in self.journal.pending(SINK, limit=room + len(self._in_flight_seqs))
+        batch = [m for m in self.journal.pending(self.sink, limit=room + len(self._in_flight_seqs))
                  if m.seq not in self._in_flight_seqs][:room]
         for msg in batch:
             if not self.connected.is_set():
@@ -152,7 +184,7 @@ class MqttPublisher(threading.Thread):
             self._in_flight_seqs.add(msg.seq)
 
     def publish_state(self) -> None:
-        if self.state_provider is None or not self.connected.is_set():
+        if self.state_provider is None or self.state_topic is None or not self.connected.is_set():
             return
         payload = json.dumps(self.state_provider(), separators=(",", ":"))
         self._client.publish(self.state_topic, payload, qos=1, retain=True)
@@ -172,13 +204,13 @@ class MqttPublisher(threading.Thread):
                         self.publish_state()
                         last_state = time.monotonic()
             except Exception:
-                log.exception("MQTT publisher error; retrying")
+                log.exception("MQTT %s publisher error; retrying", self.sink)
 
     def flush(self, timeout: float) -> bool:
-        """Wait until the outbox for MQTT is empty (for a clean stop), up to timeout."""
+        """Wait until this sink's outbox is empty (for a clean stop), up to timeout."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.journal.backlog(SINK) == 0:
+            if self.journal.backlog(self.sink) == 0:
                 return True
             if not self.connected.is_set():
                 return False
@@ -195,11 +227,12 @@ class MqttPublisher(threading.Thread):
         self._settle_acks()
         if self.connected.is_set():
             self.publish_state()
-            info = self._client.publish(self.status_topic, "stopped", qos=1, retain=True)
-            try:
-                info.wait_for_publish(timeout=5)
-            except (RuntimeError, ValueError):
-                log.warning("could not confirm the 'stopped' status with the broker")
+            if self.status_topic:
+                info = self._client.publish(self.status_topic, "stopped", qos=1, retain=True)
+                try:
+                    info.wait_for_publish(timeout=5)
+                except (RuntimeError, ValueError):
+                    log.warning("could not confirm the 'stopped' status with the broker")
             time.sleep(0.05)
             self._settle_acks()
         self._client.disconnect()
