@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import cv2
@@ -19,7 +19,7 @@ zxingcpp = pytest.importorskip("zxingcpp")
 SEEDS = range(30)
 
 
-@lru_cache(maxsize=None)
+@cache
 def sample(seed: int, kind: str = "auto", long_side: int = 512) -> Sample:
     return generate(seed, kind, long_side)
 

@@ -51,6 +51,12 @@ def _fit(lay: Layer, max_w: float, max_h: float) -> Layer:
     return out
 
 
+def _paper_colour(lay: Layer) -> tuple[float, float, float]:
+    """The dominant (paper) colour of a label, whatever its border or text."""
+    m = np.median(lay.bgr[::3, ::3].reshape(-1, 3), axis=0)
+    return float(m[0]), float(m[1]), float(m[2])
+
+
 def _sheet_scene(rng: np.random.Generator, long_side: int, with_chart: bool) -> Scene:
     out_h = long_side
     out_w = int(round(out_h * _u(rng, 0.64, 0.75)))
@@ -135,7 +141,7 @@ def _sheet_scene(rng: np.random.Generator, long_side: int, with_chart: bool) -> 
             barcodes.value_for(rng, fmt),
             fmt,
             ppm,
-            (float(lab.bgr[2, 2, 0]), float(lab.bgr[2, 2, 1]), float(lab.bgr[2, 2, 2])),
+            _paper_colour(lab),
             cls_all=False,
         )
         bc.cls[bc.cls == 0] = 255  # label paper around the code keeps the label class
@@ -163,20 +169,6 @@ def _sheet_scene(rng: np.random.Generator, long_side: int, with_chart: bool) -> 
             old, *on_sheet(_u(rng, 0.2, 0.8) if right else 0.75, _u(rng, 0.08, 0.7)), rng.normal(0, 2)
         )
 
-    # Barcode stickers.
-    for _ in range(int(rng.choice([0, 1, 1, 1, 1, 1, 2]))):
-        fmt = barcodes.random_format(rng)
-        bc = barcodes.sticker(rng, barcodes.value_for(rng, fmt), fmt, ppm, grey(float(rng.uniform(238, 252))))
-        where = rng.random()
-        if where < 0.5:
-            bx, by = lx + rng.normal(0, lw * 0.2), label_top - bc.h / 2 - sh * 0.01
-        elif where < 0.75:
-            bx, by = on_sheet(_u(rng, 0.08, 0.3) if right else _u(rng, 0.7, 0.92), _u(rng, 0.85, 0.95))
-        else:
-            bx, by = on_sheet(_u(rng, 0.6, 0.9), _u(rng, 0.03, 0.1))
-        ang = 90.0 if rng.random() < 0.08 else float(rng.normal(0, 1.5))
-        canvas.place(bc, bx, by, ang)
-
     # Specimen: mostly above the labels, sometimes sprawling over the whole sheet.
     top_limit = label_top if rng.random() < 0.7 else sy1 - sh * 0.03
     # Drawn into a view of the sheet so the plant is clipped by the paper edge, never lying on the surround.
@@ -192,6 +184,26 @@ def _sheet_scene(rng: np.random.Generator, long_side: int, with_chart: bool) -> 
         rng, canvas.bgr[cy0:cy1, cx0:cx1], canvas.cls[cy0:cy1, cx0:cx1], region
     )
     spec_box = (bx0 + cx0, by0 + cy0, bx1 + cx0, by1 + cy0)
+
+    # Barcode stickers go on after mounting, so they sit on the paper and mostly avoid the plant.
+    for _ in range(int(rng.choice([0, 1, 1, 1, 1, 1, 2]))):
+        fmt = barcodes.random_format(rng)
+        bc = barcodes.sticker(rng, barcodes.value_for(rng, fmt), fmt, ppm, grey(float(rng.uniform(238, 252))))
+        ang = 90.0 if rng.random() < 0.08 else float(rng.normal(0, 1.5))
+        bw, bh = (bc.h, bc.w) if ang == 90.0 else (bc.w, bc.h)
+        for attempt in range(6):
+            where = rng.random()
+            if where < 0.5:
+                bx, by = lx + rng.normal(0, lw * 0.2), label_top - bh / 2 - sh * 0.01
+            elif where < 0.75:
+                bx, by = on_sheet(_u(rng, 0.08, 0.3) if right else _u(rng, 0.7, 0.92), _u(rng, 0.85, 0.95))
+            else:
+                bx, by = on_sheet(_u(rng, 0.6, 0.9), _u(rng, 0.03, 0.1))
+            x0, y0 = max(int(bx - bw / 2), 0), max(int(by - bh / 2), 0)
+            under = canvas.cls[y0 : int(by + bh / 2) + 1, x0 : int(bx + bw / 2) + 1]
+            if attempt == 5 or rng.random() < 0.1 or not (under == plants.SPECIMEN).any():
+                break
+        canvas.place(bc, bx, by, ang)
 
     if rng.random() < 0.5 and spec_box[2] > spec_box[0]:
         ys, xs = np.nonzero(
@@ -321,6 +333,9 @@ def _charts_and_rulers(
         cy = sy0 + c.h / 2 + sh * 0.02 if corner in (0, 1) else sy0 + sh * _u(rng, 0.3, 0.6)
         if rng.random() < 0.15:
             cx += float(rng.choice([-1, 1])) * sw * 0.5  # off the sheet, maybe cut by the frame
+        # Whatever the layout, most of the chart stays in frame: a chart cut away entirely is not in shot.
+        cx = min(max(cx, fx0 + c.w * 0.25), fx1 - c.w * 0.25)
+        cy = min(max(cy, fy0 + c.h * 0.25), fy1 - c.h * 0.25)
         canvas.place(c, cx, cy, rng.normal(0, 1))
     if want_ruler:
         if rng.random() < 0.25 and with_chart:
@@ -362,8 +377,11 @@ def _shoot(
             continue  # cut by the frame: unreadable, but still in the mask
         box = [int(math.floor(x0)), int(math.floor(y0)), int(math.ceil(x1)), int(math.ceil(y1))]
         # Skip codes mostly hidden under later layers (packets, other stickers).
-        sub = mask[box[1] : box[3], box[0] : box[2]]
-        if sub.size == 0 or float(np.mean(sub == barcodes.BARCODE)) < 0.7:
+        # Leave out codes that a leaf, a packet or another sticker lies across: the inner part of the box must
+        # be barcode class throughout (the margin allows for the slight rotation of the box).
+        mx, my = (box[2] - box[0]) * 0.08, (box[3] - box[1]) * 0.08
+        sub = mask[int(box[1] + my) : int(box[3] - my) + 1, int(box[0] + mx) : int(box[2] - mx) + 1]
+        if sub.size == 0 or float(np.mean(sub == barcodes.BARCODE)) < 0.995:
             continue
         out.append({"text": b.text, "format": b.format, "bbox": box})
     return img, np.ascontiguousarray(mask), out
