@@ -1,6 +1,6 @@
 """Contact sheet of generated frames, each beside its class-map overlay, for eyeballing realism and alignment.
 
-python -m training.synth.preview --out /tmp/synth.png --count 12 [--seed 0] [--kind auto]
+python -m training.synth.preview --out synth_preview.png --count 12 [--seed 0] [--kind auto]
 """
 
 from __future__ import annotations
