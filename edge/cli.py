@@ -106,6 +106,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     return Daemon(settings).run_forever()
 
 
+def cmd_alerts(args: argparse.Namespace) -> int:
+    from edge.alerts import follow_alerts
+
+    overrides: dict[str, Any] = {}
+    if args.mqtt:
+        overrides["mqtt"] = {"url": args.mqtt}
+    settings = _settings(args, overrides)
+    return follow_alerts(settings, args.station, args.json)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from edge.demo import run_demo
 
@@ -134,6 +144,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-mqtt", action="store_true", help="run without a broker (verdicts.jsonl only)")
     run.add_argument("--state-dir", metavar="DIR", help="journal, outbox and verdicts.jsonl")
     run.set_defaults(func=cmd_run)
+
+    alerts = sub.add_parser("alerts", help="print retake alerts as they arrive")
+    alerts.add_argument("--config", help="station configuration (YAML) for the broker settings")
+    alerts.add_argument("--mqtt", metavar="URL", help="broker, mqtt://[user:pass@]host:port or mqtts://...")
+    alerts.add_argument("--station", metavar="NAME", help="only this station (default: every station)")
+    alerts.add_argument("--json", action="store_true", help="one alert verdict per line on stdout")
+    alerts.set_defaults(func=cmd_alerts)
 
     demo = sub.add_parser("demo", help="a self-contained demonstration on generated sample frames")
     demo.add_argument("--keep", action="store_true", help="keep the demo's temporary folder")

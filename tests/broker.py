@@ -21,7 +21,7 @@ def free_port() -> int:
 class Broker:
     """mosquitto on 127.0.0.1, started and stopped by the tests."""
 
-    def __init__(self, folder: Path, port: int | None = None, extra_conf: str = "") -> None:
+    def __init__(self, folder: Path, port: int | None = None, extra_conf: str = "", persistent: bool = False) -> None:
         binary = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None)
         if binary is None:
             if os.environ.get("SPECIMEN_EDGE_REQUIRE_BROKER") == "1":
@@ -31,7 +31,12 @@ class Broker:
         self.folder = folder
         self.port = port or free_port()
         self.conf = folder / "mosquitto.conf"
-        self.conf.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+        # persistence keeps subscribers' sessions and queued messages across a restart (on SIGTERM)
+        persistence = (f"persistence true\npersistence_location {folder}/\n" if persistent
+                       else "persistence false\n")
+        # as root mosquitto drops to its own user, which cannot read the tests' private temp folders
+        user = "user root\n" if os.geteuid() == 0 else ""
+        self.conf.write_text(f"{user}listener {self.port} 127.0.0.1\nallow_anonymous true\n{persistence}"
                              f"log_dest stderr\n{extra_conf}")
         self.proc: subprocess.Popen[bytes] | None = None
 

@@ -13,6 +13,8 @@ import jsonschema
 import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 from edge.config import Settings, load_settings
 from tests.broker import Broker
@@ -42,15 +44,23 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
 class Subscriber:
     """Collects messages from a real broker connection."""
 
-    def __init__(self, port: int, topics: list[str]) -> None:
+    def __init__(self, port: int, topics: list[str], session: str | None = None, tls_ca: str | None = None) -> None:
+        """With `session`, a persistent MQTT 5 session: the broker queues messages while we are away."""
         self.messages: list[tuple[str, bytes, bool]] = []
         self._lock = threading.Lock()
         self._subscribed = threading.Event()
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=session or "", protocol=mqtt.MQTTv5)
         self.client.on_message = self._on_message
         self.client.on_subscribe = lambda *a: self._subscribed.set()
         self.client.on_connect = lambda c, *a: c.subscribe([(t, 1) for t in topics])
-        self.client.connect("127.0.0.1", port)
+        self.client.reconnect_delay_set(min_delay=0.2, max_delay=1)
+        if tls_ca:
+            self.client.tls_set(ca_certs=tls_ca)
+        props = None
+        if session:
+            props = Properties(PacketTypes.CONNECT)
+            props.SessionExpiryInterval = 3600
+        self.client.connect("127.0.0.1", port, clean_start=session is None, properties=props)
         self.client.loop_start()
         assert self._subscribed.wait(10), "subscription not confirmed"
 
@@ -74,8 +84,8 @@ class Subscriber:
 def subscriber_factory() -> Iterator[Callable[..., Subscriber]]:
     made: list[Subscriber] = []
 
-    def make(port: int, topics: list[str]) -> Subscriber:
-        s = Subscriber(port, topics)
+    def make(port: int, topics: list[str], **kw: Any) -> Subscriber:
+        s = Subscriber(port, topics, **kw)
         made.append(s)
         return s
 
