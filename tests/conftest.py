@@ -53,7 +53,7 @@ class Subscriber:
         self.client.on_message = self._on_message
         self.client.on_subscribe = lambda *a: self._subscribed.set()
         self.client.on_connect = lambda c, *a: c.subscribe([(t, 1) for t in topics])
-        self.client.reconnect_delay_set(min_delay=0.2, max_delay=1)
+        self.client.reconnect_delay_set(min_delay=1, max_delay=1)
         if tls_ca:
             self.client.tls_set(ca_certs=tls_ca)
         props = None
