@@ -15,6 +15,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import cv2
@@ -56,8 +57,7 @@ def main() -> int:
             "reduced decode 1/4": lambda p: cv2.imread(str(p), cv2.IMREAD_REDUCED_COLOR_4),
             "reduced decode 1/8": lambda p: cv2.imread(str(p), cv2.IMREAD_REDUCED_COLOR_8),
         }
-        results = {name: statistics.median(timed(lambda f=fn, p=p: f(p)) for p in frames)
-                   for name, fn in methods.items()}
+        results = {name: statistics.median(timed(partial(fn, p)) for p in frames) for name, fn in methods.items()}
     base = results["full decode (`cv2.imread`)"]
     rows = "\n".join(f"| {name} | {ms:.1f} | {ms / base:.2f} |" for name, ms in results.items())
     body = f"""

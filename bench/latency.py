@@ -63,7 +63,9 @@ def main() -> int:
             d.mkdir()
         print(f"generating {args.frames} frames ...", file=sys.stderr)
         frames = make_frames(staging, args.frames, args.long_side)
-        h, w = cv2.imread(str(frames[0]), cv2.IMREAD_REDUCED_GRAYSCALE_8).shape[:2]
+        probe = cv2.imread(str(frames[0]), cv2.IMREAD_REDUCED_GRAYSCALE_8)
+        assert probe is not None
+        h, w = probe.shape[:2]
         broker = Broker(tmp)
         broker.start()
         arrivals: dict[str, float] = {}
@@ -103,8 +105,9 @@ def main() -> int:
                 time.sleep(0.3)
                 t_renamed = time.time()
                 os.rename(path, hot / path.name)
+                name = path.name
                 with got:
-                    if not got.wait_for(lambda p=path: p.name in arrivals, timeout=60):
+                    if not got.wait_for(lambda: name in arrivals, timeout=60):
                         raise RuntimeError(f"no alert for {path.name}")
                 latency_ms.append((arrivals[path.name] - t_renamed) * 1000)
                 time.sleep(0.3)
