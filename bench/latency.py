@@ -21,6 +21,7 @@ import sys
 import tempfile
 import threading
 import time
+from functools import partial
 from pathlib import Path
 
 import cv2
@@ -105,9 +106,8 @@ def main() -> int:
                 time.sleep(0.3)
                 t_renamed = time.time()
                 os.rename(path, hot / path.name)
-                name = path.name
                 with got:
-                    if not got.wait_for(lambda: name in arrivals, timeout=60):
+                    if not got.wait_for(partial(arrivals.__contains__, path.name), timeout=60):
                         raise RuntimeError(f"no alert for {path.name}")
                 latency_ms.append((arrivals[path.name] - t_renamed) * 1000)
                 time.sleep(0.3)
