@@ -38,6 +38,7 @@ from edge.intake import FrameQueue, Intake
 from edge.journal import Journal, NewMessage
 from edge.pipeline import FramePipeline
 from edge.qc.base import CheckResult
+from edge.sd_notify import Notifier, watchdog_interval_s
 from edge.sinks import jsonl, mqtt
 from edge.sinks.base import OutboxSink
 from edge.sinks.directory import DirectorySink
@@ -94,6 +95,8 @@ class Daemon:
         self._last_prune = 0.0
         self.worker_heartbeat = time.monotonic()
         self.ready = threading.Event()
+        self.notifier = Notifier()
+        self.watchdog_s = watchdog_interval_s()
 
     # -- wiring ----------------------------------------------------------------------------
     def _broker(self, broker: BrokerSettings) -> tuple[Any, str | None]:
@@ -140,6 +143,8 @@ class Daemon:
         if self.publisher is not None:
             self.publisher.start()  # 'online' goes out on connect: model loaded, warmed up, watching
         self.ready.set()
+        self.notifier.notify(READY=1, STATUS=self._status_line())
+        threading.Thread(target=self._supervise, name="supervisor", daemon=True).start()
         info = self.pipeline.segmenter.info
         log.info("watching %s as station %r, profile %s, model %s on %s/%s", self.folder,
                  self.settings.station, self.settings.profile, info.name, info.backend, info.device)
@@ -168,6 +173,43 @@ class Daemon:
             "backend": self.pipeline.segmenter.info.backend if self.pipeline else None,
             "uptime_s": round(time.time() - self.counters.started_at, 1),
         }
+
+    # -- health ----------------------------------------------------------------------------
+    def unhealthy_stages(self) -> list[str]:
+        """Stages that are dead or stuck; empty when the whole line is working."""
+        stuck_after = self.watchdog_s or 60.0
+        problems = []
+        if self.intake is None or not self.intake.alive():
+            problems.append("intake")
+        if time.monotonic() - self.worker_heartbeat > stuck_after:
+            problems.append("judging")
+        problems += [f"sink {sink.sink}" for sink in self.sinks if not sink.is_alive()]
+        return problems
+
+    def _status_line(self) -> str:
+        per_hour, retake_rate = self.counters.hourly()
+        return (f"{sum(self.counters.frames.values())} frames judged, {per_hour}/h, retakes {retake_rate}%, "
+                f"queue {self.frames.depth()}, outbox {self.journal.backlog() if self.journal else 0}")
+
+    def _supervise(self) -> None:
+        """Tell systemd we are alive only while every stage is: a ping from a thread that
+        merely exists would defeat the watchdog."""
+        period = min(5.0, self.watchdog_s / 3) if self.watchdog_s else 5.0
+        reported: list[str] = []
+        while not self.stop_requested.wait(period):
+            problems = self.unhealthy_stages()
+            if problems != reported:  # log changes only, not every tick
+                if problems:
+                    log.error("stage(s) not working: %s; not confirming health to the watchdog", ", ".join(problems))
+                else:
+                    log.info("all stages working again")
+                reported = problems
+            if problems:
+                self.notifier.notify(STATUS="unhealthy: " + ", ".join(problems))
+            elif self.watchdog_s:
+                self.notifier.notify(WATCHDOG=1, STATUS=self._status_line())
+            else:
+                self.notifier.notify(STATUS=self._status_line())
 
     # -- judging ---------------------------------------------------------------------------
     def process(self, path: Path) -> dict[str, Any] | None:
@@ -300,6 +342,8 @@ class Daemon:
 
     # -- shutdown --------------------------------------------------------------------------
     def shutdown(self) -> None:
+        self.stop_requested.set()
+        self.notifier.notify(STOPPING=1, STATUS="stopping: delivering what is pending")
         if self.intake is not None:
             self.intake.stop()
         for sink in self.sinks:
