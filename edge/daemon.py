@@ -48,6 +48,7 @@ from edge.verdict import build_verdict, summary_line
 
 ACCEPTED_SCHEMA = "specimen-edge/accepted/1"
 _PRUNE_EVERY_S = 600.0
+_MAX_ATTEMPTS = 3
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +94,7 @@ class Daemon:
         self.sinks: list[OutboxSink | mqtt.MqttPublisher] = []
         self.crops_dir = self.state_dir / "crops"
         self._last_prune = 0.0
+        self._failures: dict[Path, int] = {}
         self.worker_heartbeat = time.monotonic()
         self.ready = threading.Event()
         self.notifier = Notifier()
@@ -288,6 +290,18 @@ class Daemon:
                                 timings_ms={"total": 0.0})
         return self._record(path, st, first_seen, verdict)
 
+    def _give_up(self, path: Path, exc: Exception) -> None:
+        self._failures.pop(path, None)
+        try:
+            st = os.stat(path)
+        except OSError:
+            return
+        reason = f"could not be judged after {_MAX_ATTEMPTS} attempts ({type(exc).__name__}: {exc})"
+        try:
+            self._record_error(path, st, time.time(), reason)
+        except Exception:
+            log.exception("could not record the error verdict for %s", path)
+
     def _messages(self, verdict: dict[str, Any], crops: list[dict[str, Any]]) -> list[NewMessage]:
         payload = json.dumps(verdict, separators=(",", ":")).encode()
         messages = [NewMessage(jsonl.SINK, "verdicts.jsonl", payload)]
@@ -336,9 +350,13 @@ class Daemon:
                 continue
             try:
                 self.process(path)
-            except Exception:
-                # A bug must not stop the line: log it; the next scan offers the frame again.
+            except Exception as exc:
+                # A bug must not stop the line. The next scan offers the frame again; after a few
+                # failures it gets an error verdict, so nobody waits for it forever.
                 log.exception("failed to judge %s", path)
+                self._failures[path] = self._failures.get(path, 0) + 1
+                if self._failures[path] >= _MAX_ATTEMPTS:
+                    self._give_up(path, exc)
 
     # -- shutdown --------------------------------------------------------------------------
     def shutdown(self) -> None:

@@ -197,3 +197,24 @@ def test_state_topic_is_retained_with_counters(
     state = json.loads(late.on("/state")[-1])
     assert state["last"]["file"] == "n.jpg" and state["reasons"] == {"colour_chart": 1}
     assert state["backend"] == "onnxruntime" and "outbox_depth" in state and "queue_depth" in state
+
+
+def test_a_frame_that_keeps_failing_gets_an_error_verdict(
+        station: Callable[..., Settings], run_daemon: Callable[[Settings], Running],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = station(watch={"reconcile_interval_s": 0.3})
+    r = run_daemon(settings)
+    assert r.daemon.pipeline is not None
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("decoder crashed")
+
+    monkeypatch.setattr(r.daemon.pipeline, "judge", broken)
+    write_atomically(Path(settings.watch.folder) / "cursed.jpg", GOOD)
+    state = Path(settings.state_dir)
+    assert wait_for(lambda: len(journal_rows(state)) == 1, 15)
+    verdicts = wait_for(lambda: jsonl_verdicts(state), 5)
+    assert verdicts[0]["verdict"] == "error"
+    assert "after 3 attempts" in verdicts[0]["reasons"][0]["message"]
+    assert "decoder crashed" in verdicts[0]["reasons"][0]["message"]
+    assert r.thread.is_alive()
