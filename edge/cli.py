@@ -14,6 +14,7 @@ import cv2
 
 from edge import __version__
 from edge.config import ConfigError, Settings, load_settings
+from edge.engine_cli import add_engine_commands
 
 EXIT_ACCEPTED, EXIT_RETAKE, EXIT_USAGE, EXIT_UNREADABLE = 0, 1, 2, 3
 
@@ -52,6 +53,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     overrides: dict[str, Any] = {}
     if args.profile:
         overrides["profile"] = args.profile
+    if args.backend:
+        overrides["segmenter"] = {"backend": args.backend}
     settings = _settings(args, overrides)
     files, missing = _image_files(args.paths, settings.watch.extensions)
     for raw in missing:
@@ -133,6 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--profile", help="profile to judge by (overrides the configuration)")
     check.add_argument("--json", action="store_true", help="one JSON verdict per line on stdout")
     check.add_argument("--masks", metavar="DIR", help="write each frame's class map as DIR/<stem>.classes.png")
+    check.add_argument("--backend", choices=["onnxruntime", "tensorrt", "auto"],
+                       help="inference backend (overrides segmenter.backend)")
     check.add_argument("paths", nargs="+", metavar="PATH")
     check.set_defaults(func=cmd_check)
 
@@ -155,6 +160,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="a self-contained demonstration on generated sample frames")
     demo.add_argument("--keep", action="store_true", help="keep the demo's temporary folder")
     demo.set_defaults(func=cmd_demo)
+
+    add_engine_commands(sub)
     return parser
 
 

@@ -83,10 +83,24 @@ class DecodeSettings(_Strict):
 
 
 class SegmenterSettings(_Strict):
-    backend: Literal["onnxruntime"]
+    # auto: TensorRT where it imports and a GPU exists, else ONNX Runtime
+    backend: Literal["onnxruntime", "tensorrt", "auto"]
     model: str | None
     threads: int = Field(ge=1, le=64)
     min_region_fraction: float = Field(ge=0, lt=1)
+    # ONNX Runtime execution provider; auto takes CUDA when onnxruntime-gpu offers it
+    onnxruntime_provider: Literal["auto", "cpu", "cuda"] = "auto"
+    # CUDA device index, for TensorRT and ONNX Runtime's CUDA provider alike
+    gpu: int = Field(default=0, ge=0)
+    # TensorRT engine precision; fp16 on TensorRT 11 needs the model's float16 ONNX
+    precision: Literal["fp32", "fp16"] = "fp32"
+    # null: $CACHE_DIRECTORY/engines under systemd, else ~/.cache/specimen-edge/engines
+    engine_dir: str | None = None
+    # build the engine at start-up when it is missing or was built for another setup
+    rebuild_engine: bool = False
+    workspace_gib: float = Field(default=2.0, gt=0, le=256)
+    # auto: pycuda when it imports, else cuda-python (cuda.bindings)
+    cuda_library: Literal["auto", "pycuda", "cuda-python"] = "auto"
 
 
 class BrokerSettings(_Strict):
