@@ -1,0 +1,288 @@
+"""Train the segmenter on synthetic samples, on CPU.
+
+    python -m training.train --samples 3000 --epochs 12 --out runs/seg        # see training/README.md
+
+Steps: build (or reuse) the seeded sample cache, then train on crops of the canvas at canvas scale
+(the network is fully convolutional, so a crop costs a quarter of a full canvas and the pixels are
+the same size as at inference), with crops drawn towards the small classes. The last epochs run on
+whole canvases so batch-norm statistics and the global-context branch see what inference sees.
+Loss: class-weighted cross-entropy plus soft dice over the foreground classes, so a barcode of a
+few hundred pixels counts as much as the specimen.
+
+Deterministic for a given seed, cache and thread count (up to floating-point reduction order).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import platform
+import random
+import sys
+import time
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from edge.classes import CLASS_NAMES
+from edge.segmentation.letterbox import canvas_to_tensor
+from training.dataset import (
+    DEFAULT_CACHE_ROOT,
+    DEFAULT_GENERATOR,
+    TRAIN_SEED_BASE,
+    VALIDATION_SEED_BASE,
+    CacheSpec,
+    augment,
+    build_cache,
+    cached_seeds,
+    choose_crop,
+    class_pixel_frequency,
+    load_sample,
+)
+from training.model import NUM_CLASSES, build_model, count_parameters
+
+MEAN = (0.485, 0.456, 0.406)
+STD = (0.229, 0.224, 0.225)
+
+
+def parse_hw(text: str) -> tuple[int, int]:
+    h, w = (int(v) for v in text.lower().split("x"))
+    return h, w
+
+
+def class_weights(freq: np.ndarray, cap: float = 10.0) -> torch.Tensor:
+    """Inverse square-root frequency, normalised to mean 1 and capped: rare classes count more
+    without a near-absent class (type labels) blowing the loss up."""
+    w = 1.0 / np.sqrt(np.maximum(freq, 1e-5))
+    w = w / w.mean()
+    return torch.tensor(np.minimum(w, cap), dtype=torch.float32)
+
+
+def to_batch(images: list[np.ndarray], masks: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
+    x = np.concatenate([canvas_to_tensor(im, MEAN, STD) for im in images])
+    y = np.stack(masks).astype(np.int64)
+    return torch.from_numpy(x), torch.from_numpy(y)
+
+
+def batches(
+    folder: Path, seeds: list[int], batch: int, crop_hw: tuple[int, int] | None, rng: np.random.Generator
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    order = rng.permutation(len(seeds))
+    for i in range(0, len(order) - batch + 1, batch):
+        ims, ms = [], []
+        for k in order[i : i + batch]:
+            image, mask = load_sample(folder, seeds[int(k)])
+            if crop_hw is not None:
+                y0, x0 = choose_crop(mask, crop_hw, rng)
+                image = image[y0 : y0 + crop_hw[0], x0 : x0 + crop_hw[1]]
+                mask = mask[y0 : y0 + crop_hw[0], x0 : x0 + crop_hw[1]]
+            image, mask = augment(image, mask, rng)
+            ims.append(image)
+            ms.append(mask)
+        yield to_batch(ims, ms)
+
+
+def segmentation_loss(
+    logits: torch.Tensor, target: torch.Tensor, weights: torch.Tensor, dice_weight: float = 0.5
+) -> torch.Tensor:
+    """Weighted cross-entropy at input resolution plus soft dice at output resolution."""
+    # Cross-entropy on upsampled logits: a thin ruler or barcode can vanish from a nearest-downsampled mask.
+    up = F.interpolate(logits, size=target.shape[-2:], mode="bilinear", align_corners=False)
+    ce = F.cross_entropy(up, target, weight=weights)
+    if dice_weight <= 0:
+        return ce
+    # Dice against area-averaged one-hot targets at the logits' resolution: the same signal for a
+    # fraction of the cost of a full-resolution softmax.
+    onehot = F.one_hot(target, NUM_CLASSES).permute(0, 3, 1, 2).float()
+    soft = F.adaptive_avg_pool2d(onehot, logits.shape[-2:])
+    prob = logits.softmax(dim=1)
+    inter = (prob * soft).sum(dim=(0, 2, 3))
+    denom = prob.sum(dim=(0, 2, 3)) + soft.sum(dim=(0, 2, 3))
+    dice = 1.0 - (2 * inter + 1.0) / (denom + 1.0)
+    present = soft.sum(dim=(0, 2, 3)) > 0
+    present[0] = False  # background is already well served by cross-entropy
+    dice_term = dice[present].mean() if bool(present.any()) else logits.new_zeros(())
+    return ce + dice_weight * dice_term
+
+
+@torch.no_grad()
+def validation_iou(model: torch.nn.Module, folder: Path, seeds: list[int]) -> np.ndarray:
+    """Per-class IoU over the validation samples (whole canvases, no augmentation)."""
+    model.eval()
+    inter = np.zeros(NUM_CLASSES)
+    union = np.zeros(NUM_CLASSES)
+    for s in seeds:
+        image, mask = load_sample(folder, s)
+        x, _ = to_batch([image], [mask])
+        logits = model(x)
+        pred = F.interpolate(logits, size=mask.shape, mode="bilinear", align_corners=False).argmax(1)[0].numpy()
+        for c in range(NUM_CLASSES):
+            p, g = pred == c, mask == c
+            inter[c] += (p & g).sum()
+            union[c] += (p | g).sum()
+    model.train()
+    return np.where(union > 0, inter / np.maximum(union, 1), np.nan)
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description="Train the segmenter on synthetic samples (CPU).")
+    ap.add_argument("--cache", type=Path, default=DEFAULT_CACHE_ROOT)
+    ap.add_argument("--generator", default=DEFAULT_GENERATOR, help="module:function")
+    ap.add_argument("--samples", type=int, default=3000)
+    ap.add_argument("--val-samples", type=int, default=48)
+    ap.add_argument("--long-side", type=int, default=1536, help="generator output long side (px)")
+    ap.add_argument("--canvas", type=parse_hw, default=(768, 512))
+    ap.add_argument("--crop", type=parse_hw, default=(384, 256))
+    ap.add_argument("--epochs", type=int, default=10, help="crop epochs")
+    ap.add_argument("--full-epochs", type=int, default=1, help="whole-canvas epochs at the end")
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--full-batch", type=int, default=4)
+    ap.add_argument("--full-samples", type=int, default=0, help="samples per whole-canvas epoch (0: all)")
+    ap.add_argument("--lr", type=float, default=3e-3)
+    ap.add_argument("--width", type=int, default=32)
+    ap.add_argument("--dice", type=float, default=0.5)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--workers", type=int, default=2, help="processes generating the cache")
+    ap.add_argument("--init", type=Path, default=None, help="start from this checkpoint")
+    ap.add_argument("--max-minutes", type=float, default=0.0, help="stop crop epochs after this (0: no limit)")
+    ap.add_argument("--out", type=Path, default=Path("runs/segmenter"))
+    a = ap.parse_args(argv)
+
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(a.seed)
+    random.seed(a.seed)
+    rng = np.random.default_rng(a.seed)
+    a.out.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+
+    train_spec = CacheSpec(a.cache, a.canvas, TRAIN_SEED_BASE, a.samples, a.generator, a.long_side)
+    val_spec = CacheSpec(a.cache, a.canvas, VALIDATION_SEED_BASE, a.val_samples, a.generator, a.long_side)
+    folder = build_cache(train_spec, a.workers)
+    val_folder = build_cache(val_spec, a.workers)
+    seeds = cached_seeds(folder, range(TRAIN_SEED_BASE, TRAIN_SEED_BASE + a.samples))
+    val_seeds = cached_seeds(val_folder, range(VALIDATION_SEED_BASE, VALIDATION_SEED_BASE + a.val_samples))
+    cache_minutes = (time.monotonic() - started) / 60
+    freq = class_pixel_frequency(folder, seeds)
+    weights = class_weights(freq)
+    print("pixel share", dict(zip(CLASS_NAMES, np.round(freq, 4).tolist(), strict=True)), flush=True)
+    print(
+        "class weights",
+        dict(zip(CLASS_NAMES, np.round(weights.numpy(), 2).tolist(), strict=True)),
+        flush=True,
+    )
+
+    model = build_model(a.width)
+    if a.init is not None:
+        model.load_state_dict(torch.load(a.init, map_location="cpu")["model"])
+    print(
+        f"parameters {count_parameters(model):,}; {len(seeds)} train / {len(val_seeds)} val samples",
+        flush=True,
+    )
+    opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=1e-4)
+    crop_steps = a.epochs * (len(seeds) // a.batch)
+    full_seeds = seeds[: a.full_samples] if a.full_samples > 0 else seeds
+    full_steps = a.full_epochs * (len(full_seeds) // a.full_batch)
+    total = max(1, crop_steps + full_steps)
+    warmup = min(200, total // 10)
+
+    def lr_at(step: int) -> float:  # linear warm-up, cosine decay to 2 % over the whole run
+        if step < warmup:
+            return a.lr * (step + 1) / warmup
+        t = (step - warmup) / max(1, total - warmup)
+        return a.lr * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(1.0, t))))
+
+    history: list[dict[str, Any]] = []
+    step = 0
+    train_start = time.monotonic()
+    schedule = [(e, a.crop, a.batch) for e in range(a.epochs)]
+    schedule += [(a.epochs + e, None, a.full_batch) for e in range(a.full_epochs)]
+    epochs_done = 0
+    for epoch, crop, batch in schedule:
+        if crop is not None and a.max_minutes and (time.monotonic() - train_start) / 60 > a.max_minutes:
+            print(f"time limit reached; skipping crop epoch {epoch}", flush=True)
+            step = crop_steps  # jump the schedule to the whole-canvas phase
+            continue
+        model.train()
+        losses = []
+        t0 = time.monotonic()
+        for x, y in batches(folder, seeds if crop is not None else full_seeds, batch, crop, rng):
+            for g in opt.param_groups:
+                g["lr"] = lr_at(step)
+            loss = segmentation_loss(model(x), y, weights, a.dice)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+            step += 1
+        iou = validation_iou(model, val_folder, val_seeds)
+        fg = float(np.nanmean(iou[1:]))
+        rec = {
+            "epoch": epoch,
+            "phase": "crop" if crop else "full",
+            "loss": float(np.mean(losses)),
+            "val_iou": [None if math.isnan(v) else round(float(v), 4) for v in iou],
+            "val_fg_miou": round(fg, 4),
+            "seconds": round(time.monotonic() - t0, 1),
+        }
+        history.append(rec)
+        epochs_done += 1
+        print(json.dumps(rec), flush=True)
+        torch.save(
+            {
+                "model": model.state_dict(),
+                "width": a.width,
+                "epoch": epoch,
+                "args": vars(a)
+                | {
+                    "cache": str(a.cache),
+                    "out": str(a.out),
+                    "init": str(a.init),
+                    "canvas": list(a.canvas),
+                    "crop": list(a.crop),
+                },
+            },
+            a.out / "last.pt",
+        )
+
+    wall = (time.monotonic() - started) / 60
+    command = "python -m training.train " + " ".join(
+        x for x in (sys.argv[1:] if argv is None else argv) if not x.startswith(str(Path.home()))
+    )
+    info = {
+        "command": command,
+        "seed": a.seed,
+        "samples": len(seeds),
+        "long_side": a.long_side,
+        "crop_epochs": a.epochs,
+        "full_epochs": a.full_epochs,
+        "epochs_run": epochs_done,
+        "crop": list(a.crop),
+        "batch": a.batch,
+        "lr": a.lr,
+        "width": a.width,
+        "generator": a.generator,
+        "generator_fingerprint": folder.name.split("_")[0],
+        "cache_minutes": round(cache_minutes, 1),
+        "wall_minutes": round(wall, 1),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "threads": a.threads,
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
+        "history": history,
+    }
+    if a.init is not None:
+        prev = a.init.parent / "train_info.json"
+        info["initialised_from"] = json.loads(prev.read_text()) if prev.exists() else str(a.init.name)
+    (a.out / "train_info.json").write_text(json.dumps(info, indent=1))
+    print(f"done in {wall:.1f} min; checkpoint {a.out / 'last.pt'}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
