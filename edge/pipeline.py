@@ -17,6 +17,7 @@ from edge.config import Settings
 from edge.decode import FrameDecoder, UnreadableFrame, decode_small, shrink
 from edge.qc.base import CheckResult, FrameContext
 from edge.qc.registry import checks_for
+from edge.qc.station_history import StationHistory
 from edge.segmentation.base import Segmenter
 from edge.segmentation.regions import extract_regions, full_resolution_class_map
 from edge.segmentation.registry import create_segmenter
@@ -39,6 +40,8 @@ class FramePipeline:
         self.segmenter = segmenter or create_segmenter(settings.segmenter)
         self.decoder = FrameDecoder(settings.decode.max_megapixels)
         self.checks = checks_for(settings.active_profile)
+        # the station's memory across frames: sharpness baseline and the previous barcodes
+        self.history = StationHistory(settings.active_profile.blur.baseline_frames)
         self._small_long_side = max(self.segmenter.canvas_hw)
 
     def warm_up(self) -> None:
@@ -72,14 +75,18 @@ class FramePipeline:
         except UnreadableFrame as exc:
             return Judgement(self._error(shown, str(exc), start, sha256=raw.sha256, size=raw.size_bytes))
         t3 = time.perf_counter()
-        context = FrameContext(image=decoded.full, regions=regions, profile=self.settings.active_profile)
+        context = FrameContext(image=decoded.full, regions=regions, profile=self.settings.active_profile,
+                               history=self.history)
         results = [CheckResult("readable", "ok", "Image decoded completely.", value=True)]
         results += [check.run(context) for check in self.checks]
+        accepted = not any(r.status == "fail" for r in results)
+        self.history.record(accepted=accepted, sharpness=context.findings.sharpness,
+                            barcodes=[b["text"] for b in context.findings.barcodes])
         qc_ms = (time.perf_counter() - t3) * 1000
         verdict = build_verdict(
             station=self.settings.station, path=shown, profile=self.settings.profile, checks=results,
             regions=regions, model=self.segmenter.info, sha256=raw.sha256, size_bytes=raw.size_bytes,
-            width=decoded.width, height=decoded.height,
+            width=decoded.width, height=decoded.height, barcodes=context.findings.barcodes,
             timings_ms={"decode_small": decode_small_ms, "segment": segment_ms, "decode_wait": wait_ms,
                         "qc": qc_ms, "total": (time.perf_counter() - start) * 1000})
         class_map = full_resolution_class_map(seg, frame_hw) if want_class_map else None

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 import numpy as np
 
 from edge.qc.settings import ProfileSettings
+from edge.qc.station_history import StationHistory
 from edge.segmentation.regions import Region
 
 Status = Literal["ok", "warn", "fail"]
@@ -22,6 +23,8 @@ class CheckResult:
     value: float | str | bool | None = None
     threshold: float | str | None = None
     regions: list[int] = field(default_factory=list)
+    # measured figures behind the value (e.g. per-class sharpness, mean and p90 colour error)
+    details: dict[str, float | str] | None = None
 
     def to_json(self) -> dict[str, object]:
         out: dict[str, object] = {"check": self.check, "status": self.status}
@@ -30,8 +33,19 @@ class CheckResult:
         if self.threshold is not None:
             out["threshold"] = self.threshold
         out["regions"] = list(self.regions)
+        if self.details:
+            out["details"] = {k: round(v, 4) if isinstance(v, float) else v for k, v in self.details.items()}
         out["message"] = self.message
         return out
+
+
+@dataclass
+class FrameFindings:
+    """Facts a frame yields besides pass/fail: decoded barcodes and sharpness per region class."""
+
+    barcodes: list[dict[str, Any]] = field(default_factory=list)
+    sharpness: dict[str, float] = field(default_factory=dict)
+    px_per_mm: float | None = None
 
 
 @dataclass(frozen=True)
@@ -41,6 +55,16 @@ class FrameContext:
     image: np.ndarray  # H x W x 3 BGR, uint8 or uint16
     regions: Sequence[Region]
     profile: ProfileSettings
+    # what this station saw before (sharpness baseline, previous barcodes); None: no memory
+    history: StationHistory | None = None
+    # what the checks found in this frame, for the verdict and for later checks
+    findings: FrameFindings = field(default_factory=lambda: FrameFindings())
+    # measurements shared between checks (chart grids, scale), computed once per frame
+    cache: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def full_scale(self) -> float:
+        return 65535.0 if self.image.dtype == np.uint16 else 255.0
 
     @property
     def height(self) -> int:

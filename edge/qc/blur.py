@@ -1,13 +1,18 @@
-"""Blur: sharpness of the label, barcode and specimen regions at full resolution."""
+"""Blur: sharpness of the label, barcode and specimen regions at full resolution, judged against an
+absolute floor and against this station's usual sharpness for the same kind of region."""
 
 from __future__ import annotations
 
-from edge.qc.base import CheckResult, FrameContext
-from edge.qc.sharpness import crop_for_sharpness, reblur_sharpness, to_gray_float
+from edge.qc.base import CheckResult, FrameContext, Status
+from edge.qc.chart_analysis import chart_grids
+from edge.qc.scale import frame_px_per_mm
+from edge.qc.sharpness import crop_for_sharpness, reblur_sharpness, resample_to_scale, to_gray_float
 
 # Regions are judged in this order of importance; text must be legible above all.
 _PRIORITY = ("label", "type_label", "barcode", "specimen")
-_MAX_REGIONS_PER_CLASS = 3
+_MAX_REGIONS_PER_CLASS = 2
+_WHAT = {"label": "Label text", "type_label": "Type label text", "barcode": "Barcode", "specimen": "Specimen"}
+_RANK: dict[Status, int] = {"ok": 0, "warn": 1, "fail": 2}
 
 
 class BlurCheck:
@@ -15,30 +20,63 @@ class BlurCheck:
 
     def run(self, frame: FrameContext) -> CheckResult:
         settings = frame.profile.blur
-        wanted = [c for c in _PRIORITY if c in settings.classes]
-        measured: list[tuple[float, int, str]] = []
-        for class_name in wanted:
+        px_per_mm = frame_px_per_mm(frame, chart_grids(frame))
+        by_class: dict[str, tuple[float, list[int]]] = {}
+        for class_name in (c for c in _PRIORITY if c in settings.classes):
             regions = sorted(frame.regions_of(class_name), key=lambda r: r.area_px, reverse=True)
+            values: list[float] = []
+            ids: list[int] = []
             for region in regions[:_MAX_REGIONS_PER_CLASS]:
-                value = reblur_sharpness(to_gray_float(crop_for_sharpness(frame.image, region.bbox)))
+                gray = to_gray_float(crop_for_sharpness(frame.image, region.bbox))
+                value = reblur_sharpness(resample_to_scale(gray, px_per_mm, settings.normalise_px_per_mm))
                 if value is not None:
-                    measured.append((value, region.id, class_name))
-        if not measured:
+                    values.append(value)
+                    ids.append(region.id)
+            if values:
+                # the best-focused region of a class: a sheet is flat, so a low one is usually blank paper
+                by_class[class_name] = (max(values), ids)
+        if not by_class:
             return CheckResult(self.name, "ok", "No label or specimen region to measure sharpness on.",
-                               value=None, threshold=settings.fail_below)
-        # The text regions decide when there are any: a soft specimen with a sharp label is in focus.
-        text = [m for m in measured if m[2] != "specimen"]
-        judged = text or measured
-        value, region_id, class_name = max(judged)
-        what = "Label text" if class_name in ("label", "type_label") else class_name.capitalize()
-        ids = [m[1] for m in judged]
+                               threshold=settings.fail_below)
+        frame.findings.sharpness.update({c: v for c, (v, _) in by_class.items()})
+        # Labels decide when there are any, else the barcode, else the specimen: text must be
+        # legible, and a soft specimen (depth of field) with a sharp label is in focus.
+        judged = [c for c in by_class if c in ("label", "type_label")] or [next(iter(by_class))]
+        details: dict[str, float | str] = {f"sharpness_{c}": v for c, (v, _) in by_class.items()}
+        if px_per_mm:
+            details["px_per_mm"] = px_per_mm
+        worst: tuple[Status, str, str, float, float] | None = None
+        for class_name in judged:
+            status, message, value, threshold = self._judge(frame, class_name, by_class[class_name][0])
+            if worst is None or _RANK[status] > _RANK[worst[0]]:
+                worst = (status, class_name, message, value, threshold)
+        assert worst is not None
+        status, class_name, message, value, threshold = worst
+        ids = by_class[class_name][1] if status != "ok" else [i for c in judged for i in by_class[c][1]]
+        return CheckResult(self.name, status, message, value=value, threshold=threshold, regions=ids,
+                           details=details)
+
+    @staticmethod
+    def _judge(frame: FrameContext, class_name: str, value: float) -> tuple[Status, str, float, float]:
+        settings = frame.profile.blur
+        what = _WHAT[class_name]
+        baseline = (frame.history.sharpness_baseline(class_name, settings.baseline_min_frames)
+                    if frame.history is not None else None)
         if value < settings.fail_below:
-            return CheckResult(self.name, "fail",
-                               f"{what} is blurred (sharpness {value:.2f}, needs {settings.fail_below:.2f}): "
-                               "refocus and retake", value=value, threshold=settings.fail_below, regions=ids)
+            return ("fail", f"{what} is blurred (sharpness {value:.2f}, needs {settings.fail_below:.2f}): "
+                    "refocus and retake", value, settings.fail_below)
+        if baseline:
+            ratio = value / baseline
+            if ratio < settings.baseline_fail_ratio:
+                return ("fail", f"{what} is blurred (sharpness {ratio:.2f} of this station's usual): "
+                        "refocus and retake", ratio, settings.baseline_fail_ratio)
+            if ratio < settings.baseline_warn_ratio:
+                return ("warn", f"{what} is slightly soft (sharpness {ratio:.2f} of this station's usual): "
+                        "check focus", ratio, settings.baseline_warn_ratio)
         if value < settings.warn_below:
-            return CheckResult(self.name, "warn",
-                               f"{what} is slightly soft (sharpness {value:.2f}): check focus",
-                               value=value, threshold=settings.warn_below, regions=ids)
-        return CheckResult(self.name, "ok", f"{what} is sharp (sharpness {value:.2f}).",
-                           value=value, threshold=settings.fail_below, regions=[region_id])
+            return ("warn", f"{what} is slightly soft (sharpness {value:.2f}): check focus", value,
+                    settings.warn_below)
+        if baseline:
+            return ("ok", f"{what} is sharp ({value / baseline:.2f} of this station's usual).", value / baseline,
+                    settings.baseline_fail_ratio)
+        return ("ok", f"{what} is sharp (sharpness {value:.2f}).", value, settings.fail_below)

@@ -1,8 +1,31 @@
-"""Colour chart missing: no colour_chart region of plausible size."""
+"""Colour chart: in shot, a real chart (a grid of patches), whole, and big enough to measure."""
 
 from __future__ import annotations
 
 from edge.qc.base import CheckResult, FrameContext
+from edge.qc.chart_analysis import chart_grids
+from edge.qc.chart_grid import ChartGrid, is_chart
+from edge.qc.framing import touches_edge
+from edge.segmentation.regions import Region
+
+NOT_FOUND = "Colour chart not found: place the chart in shot and retake"
+
+
+def chart_cut_off(region: Region, grid: ChartGrid, width: int, height: int, margin_fraction: float) -> bool:
+    """A chart whose region meets the frame edge is cut off when a patch runs right up to that edge
+    (its flat area continues out of shot); a chart lying flush with the edge keeps a rim."""
+    if not touches_edge(region.bbox, width, height, margin_fraction) or not grid.patches:
+        return False
+    x0, y0 = region.bbox[0], region.bbox[1]
+    # patch areas are found one eroded pixel inside their edges
+    clearance = 1.5 * grid.analysed_scale + 0.5
+    for patch in grid.patches:
+        cx, cy = x0 + patch.centre[0], y0 + patch.centre[1]
+        half_w, half_h = patch.size[0] / 2, patch.size[1] / 2
+        if (cx - half_w < clearance or cy - half_h < clearance or cx + half_w > width - clearance
+                or cy + half_h > height - clearance):
+            return True
+    return False
 
 
 class ColourChartCheck:
@@ -11,20 +34,34 @@ class ColourChartCheck:
     def run(self, frame: FrameContext) -> CheckResult:
         settings = frame.profile.colour_chart
         frame_area = frame.width * frame.height
-        charts = frame.regions_of("colour_chart")
-        plausible = [r for r in charts if r.area_px >= settings.min_area_fraction * frame_area]
-        largest = max((r.area_px / frame_area for r in charts), default=0.0)
-        if plausible:
-            best = max(plausible, key=lambda r: r.area_px)
-            return CheckResult(self.name, "ok", "Colour chart in shot.", value=round(largest, 5),
-                               threshold=settings.min_area_fraction, regions=[best.id])
+        grids = chart_grids(frame)
+        if settings.confirm_patches:
+            confirmed = [(r, g) for r, g in grids if is_chart(g, settings.min_patches)]
+        else:
+            confirmed = list(grids)
+        margin = frame.profile.framing.edge_margin_fraction
+        whole = [(r, g) for r, g in confirmed if not chart_cut_off(r, g, frame.width, frame.height, margin)]
+        big = [(r, g) for r, g in whole if r.area_px >= settings.min_area_fraction * frame_area]
+        largest = max((r.area_px / frame_area for r, _ in confirmed), default=0.0)
+        threshold = settings.min_area_fraction
+        if big:
+            region, grid = max(big, key=lambda rg: rg[0].area_px)
+            return CheckResult(self.name, "ok", f"Colour chart in shot ({grid.count} patches found).",
+                               value=round(largest, 5), threshold=threshold, regions=[region.id])
         if not settings.required:
-            return CheckResult(self.name, "ok", "No colour chart (not required for this profile).",
-                               value=round(largest, 5), threshold=settings.min_area_fraction)
-        if charts:
+            return CheckResult(self.name, "ok", "No usable colour chart (not required for this profile).",
+                               value=round(largest, 5), threshold=threshold)
+        if whole:
             return CheckResult(self.name, "fail",
                                "Colour chart too small to measure: move it closer or use a larger chart, "
-                               "and retake", value=round(largest, 5), threshold=settings.min_area_fraction,
-                               regions=[r.id for r in charts])
-        return CheckResult(self.name, "fail", "Colour chart not found: place the chart in shot and retake",
-                           value=0.0, threshold=settings.min_area_fraction)
+                               "and retake", value=round(largest, 5), threshold=threshold,
+                               regions=[r.id for r, _ in whole])
+        if confirmed:
+            return CheckResult(self.name, "fail",
+                               "Colour chart is cut off by the frame edge: move it fully into shot and retake",
+                               value=round(largest, 5), threshold=threshold, regions=[r.id for r, _ in confirmed])
+        if grids:
+            # the segmenter saw something chart-like, but it has no patch grid (paper, a label, a glare)
+            return CheckResult(self.name, "fail", NOT_FOUND + " (no patch grid where a chart was expected)",
+                               value=0.0, threshold=threshold, regions=[r.id for r, _ in grids])
+        return CheckResult(self.name, "fail", NOT_FOUND, value=0.0, threshold=threshold)

@@ -2,33 +2,171 @@
 
 from __future__ import annotations
 
-from pydantic import Field, field_validator
+import re
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
 
 from edge.classes import CLASS_IDS
+from edge.qc.colour_science import COLORCHECKER24_NAMES
 from edge.settings_base import Strict as _Strict
+
+Severity = Literal["fail", "warn", "off"]
+BARCODE_FORMATS = ("Code128", "Code39", "DataMatrix", "QRCode", "Code93", "Codabar", "ITF", "EAN13", "PDF417",
+                   "Aztec", "MicroQRCode")
+
+
+def _check_classes(value: list[str]) -> list[str]:
+    for name in value:
+        if name not in CLASS_IDS or name == "background":
+            raise ValueError(f"unknown region class {name!r}; expected one of "
+                             + ", ".join(n for n in CLASS_IDS if n != "background"))
+    return value
 
 
 class BlurSettings(_Strict):
     enabled: bool
+    # Absolute floor of the re-blur sharpness (0..1), whatever this station usually gives.
     fail_below: float = Field(ge=0, le=1)
     warn_below: float = Field(ge=0, le=1)
     classes: list[str]
+    # Judged against the median of this station's recent accepted frames, per region class.
+    baseline_fail_ratio: float = Field(default=0.88, gt=0, le=1)
+    baseline_warn_ratio: float = Field(default=0.94, gt=0, le=1)
+    baseline_frames: int = Field(default=50, ge=1)
+    baseline_min_frames: int = Field(default=5, ge=1)
+    # Crops sampled finer than this are resampled to it before measuring (where the scale is
+    # known), so a closer camera is compared like for like; 12 px/mm is about 300 ppi.
+    normalise_px_per_mm: float | None = Field(default=12.0, gt=0)
 
     @field_validator("classes")
     @classmethod
     def _known_classes(cls, value: list[str]) -> list[str]:
+        return _check_classes(value)
+
+
+class ColourAccuracySettings(_Strict):
+    """ColorChecker Classic 24 colour accuracy; defaults follow FADGI 3-star / ISO 19264 B."""
+
+    enabled: bool = True
+    warn_mean_delta_e: float = Field(default=3.5, gt=0)
+    fail_mean_delta_e: float = Field(default=5.0, gt=0)
+    warn_p90_delta_e: float = Field(default=7.0, gt=0)
+    warn_white_balance: float = Field(default=4.0, gt=0)
+    fail_white_balance: float = Field(default=6.0, gt=0)
+    # Patches left out of the figures; cyan lies outside the sRGB gamut.
+    exclude_patches: list[str] = Field(default_factory=lambda: ["cyan"])
+
+    @field_validator("exclude_patches")
+    @classmethod
+    def _known_patches(cls, value: list[str]) -> list[str]:
         for name in value:
-            if name not in CLASS_IDS or name == "background":
-                raise ValueError(f"unknown region class {name!r}; expected one of "
-                                 + ", ".join(n for n in CLASS_IDS if n != "background"))
+            if name not in COLORCHECKER24_NAMES:
+                raise ValueError(f"unknown ColorChecker patch {name!r}; expected one of "
+                                 + ", ".join(COLORCHECKER24_NAMES))
         return value
 
 
 class ColourChartSettings(_Strict):
     required: bool
     min_area_fraction: float = Field(gt=0, lt=1)
+    # A chart region only counts when it shows a grid of at least this many uniform patches.
+    confirm_patches: bool = True
+    min_patches: int = Field(default=6, ge=2)
+    # Centre-to-centre distance of the ColorChecker's patches in mm, to derive the scale
+    # (27 mm for the Classic 24, 11.4 for the Passport); null: not used for scale.
+    patch_pitch_mm: float | None = Field(default=None, gt=0)
+    accuracy: ColourAccuracySettings = Field(default_factory=ColourAccuracySettings)
+
+
+class BarcodeSettings(_Strict):
+    enabled: bool = True
+    # No barcode region and nothing decoded: fail when required, otherwise a note.
+    required: bool = False
+    # A barcode region that does not decode.
+    unreadable: Literal["fail", "warn"] = "warn"
+    formats: list[str] = Field(default_factory=lambda: ["Code128", "Code39", "DataMatrix", "QRCode"])
+    # Catalogue-number pattern, e.g. '^BM\d{9}$': the frame fails when no decoded code matches.
+    pattern: str | None = None
+    # The same code as the previous accepted frame: a possible duplicate.
+    warn_on_repeat: bool = True
+
+    @field_validator("formats")
+    @classmethod
+    def _known_formats(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if name not in BARCODE_FORMATS:
+                raise ValueError(f"unknown barcode format {name!r}; expected one of " + ", ".join(BARCODE_FORMATS))
+        return value
+
+    @field_validator("pattern")
+    @classmethod
+    def _compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"not a regular expression: {exc}") from exc
+        return value
+
+
+class ExposureSettings(_Strict):
+    enabled: bool = True
+    # Measured inside these regions (paper around the specimen, labels), never on the surround.
+    classes: list[str] = Field(default_factory=lambda: ["label", "type_label", "specimen"])
+    # Shares of the measured pixels with a channel at the top (clipped) or all at the bottom (crushed).
+    clipped_warn: float = Field(default=0.01, ge=0, le=1)
+    clipped_fail: float = Field(default=0.5, ge=0, le=1)
+    crushed_warn: float = Field(default=0.005, ge=0, le=1)
+    crushed_fail: float = Field(default=0.02, ge=0, le=1)
+    # The brightest paper (99th percentile of lightness, 0..1) must reach this: under-exposure.
+    paper_min_level: float = Field(default=0.68, ge=0, le=1)
+    paper_warn_level: float = Field(default=0.72, ge=0, le=1)
+
+    @field_validator("classes")
+    @classmethod
+    def _known_classes(cls, value: list[str]) -> list[str]:
+        return _check_classes(value)
+
+
+class FramingSettings(_Strict):
+    enabled: bool = True
+    # Regions touching the frame edge are cut off: a retake for these, a warning for those
+    # (the colour chart is judged by its own check).
+    keep_inside_fail: list[str] = Field(default_factory=lambda: ["specimen"])
+    keep_inside_warn: list[str] = Field(default_factory=lambda: ["label", "type_label", "barcode"])
+    # Within this share of the frame side of the edge counts as touching it.
+    edge_margin_fraction: float = Field(default=0.002, ge=0, lt=0.5)
+    rotation_warn_deg: float = Field(default=2.0, ge=0, le=45)
+    rotation_fail_deg: float = Field(default=4.0, ge=0, le=45)
+
+    @field_validator("keep_inside_fail", "keep_inside_warn")
+    @classmethod
+    def _known_classes(cls, value: list[str]) -> list[str]:
+        return _check_classes(value)
+
+
+class RequiredElementsSettings(_Strict):
+    """What a frame must show; 'label' is satisfied by a label or a type label."""
+
+    enabled: bool = True
+    specimen: Severity = "fail"
+    label: Severity = "fail"
+    scale_bar: Severity = "warn"
 
 
 class ProfileSettings(_Strict):
     blur: BlurSettings
     colour_chart: ColourChartSettings
+    barcode: BarcodeSettings = Field(default_factory=BarcodeSettings)
+    exposure: ExposureSettings = Field(default_factory=ExposureSettings)
+    framing: FramingSettings = Field(default_factory=FramingSettings)
+    required_elements: RequiredElementsSettings = Field(default_factory=RequiredElementsSettings)
+
+    @model_validator(mode="after")
+    def _thresholds_ordered(self) -> ProfileSettings:
+        if self.blur.warn_below < self.blur.fail_below:
+            raise ValueError("blur.warn_below must not be below blur.fail_below")
+        if self.framing.rotation_warn_deg > self.framing.rotation_fail_deg:
+            raise ValueError("framing.rotation_warn_deg must not exceed framing.rotation_fail_deg")
+        return self

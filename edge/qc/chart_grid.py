@@ -1,0 +1,177 @@
+"""Is a colour-chart region a real chart? Find its grid of uniform patches, and read a ColorChecker 24.
+
+A chart is a set of flat, similarly sized, differently coloured patches lined up in rows and
+columns. Paper painted over, a label, or a leaf has at most a few flat areas of one colour, so
+a region the segmenter calls a chart only counts when this structure is there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from edge.qc.colour_science import (
+    COLORCHECKER24_COLS,
+    COLORCHECKER24_LAB_D50,
+    COLORCHECKER24_ROWS,
+    delta_e_2000,
+    srgb_to_lab_d50,
+)
+
+# Charts are analysed at most this many pixels on the long side: patches stay >10 px wide.
+_WORK_LONG_SIDE = 480
+# Gradient (0..1 colour scale per pixel) above which a pixel is an edge, not a patch interior.
+_EDGE_GRADIENT = 0.05
+# Patches whose mean colours differ by less than this (8-bit units, Euclidean) count as one colour.
+_DISTINCT_COLOUR = 18.0
+
+
+@dataclass(frozen=True)
+class Patch:
+    centre: tuple[float, float]  # x, y in crop pixels
+    size: tuple[float, float]  # width, height in crop pixels
+    colour_bgr: tuple[float, float, float]  # mean, 0..255
+
+
+@dataclass(frozen=True)
+class ChartGrid:
+    patches: list[Patch]
+    distinct_colours: int
+    pitch_px: float  # median centre-to-centre distance of neighbouring patches, in crop pixels
+    analysed_scale: float = 1.0  # crop pixels per pixel of the image the patches were found in
+
+    @property
+    def count(self) -> int:
+        return len(self.patches)
+
+
+def to_unit_bgr(crop: np.ndarray) -> np.ndarray:
+    scale = 1.0 / 65535.0 if crop.dtype == np.uint16 else 1.0 / 255.0
+    return crop.astype(np.float32) * np.float32(scale)
+
+
+def find_patch_grid(crop: np.ndarray) -> ChartGrid:
+    """The patches of a chart-like grid in a BGR crop (any size, uint8 or uint16)."""
+    h, w = crop.shape[:2]
+    scale = min(1.0, _WORK_LONG_SIDE / max(h, w))
+    small = cv2.resize(crop, (max(1, round(w * scale)), max(1, round(h * scale))),
+                       interpolation=cv2.INTER_AREA) if scale < 1.0 else crop
+    unit = to_unit_bgr(small)
+    if min(unit.shape[:2]) < 6:
+        return ChartGrid([], 0, 0.0)
+    smooth = cv2.GaussianBlur(unit, (0, 0), 0.8)
+    gx = cv2.Sobel(smooth, cv2.CV_32F, 1, 0, ksize=3) / 8
+    gy = cv2.Sobel(smooth, cv2.CV_32F, 0, 1, ksize=3) / 8
+    gradient = np.sqrt(gx * gx + gy * gy).max(axis=2)
+    flat = (gradient < _EDGE_GRADIENT).astype(np.uint8)
+    # one pixel of erosion splits patches that touch through a soft boundary
+    flat = cv2.erode(flat, np.ones((3, 3), np.uint8))
+    count, labels, stats, centroids = cv2.connectedComponentsWithStats(flat, connectivity=4)
+    area_total = unit.shape[0] * unit.shape[1]
+    candidates: list[tuple[int, float, float, float, float]] = []
+    for comp in range(1, count):
+        x, y, cw, ch, area = (int(v) for v in stats[comp])
+        if area < 12 or area > 0.4 * area_total:
+            continue
+        if area < 0.55 * cw * ch or not 0.33 <= cw / ch <= 3.0:
+            continue
+        candidates.append((comp, float(centroids[comp][0]), float(centroids[comp][1]), float(cw), float(ch)))
+    if len(candidates) < 2:
+        return ChartGrid([], 0, 0.0)
+    sizes = np.array([np.sqrt(c[3] * c[4]) for c in candidates])
+    typical = float(np.median(sizes))
+    candidates = [c for c, s in zip(candidates, sizes, strict=True) if 0.55 * typical <= s <= 1.8 * typical]
+    aligned = _aligned(candidates)
+    if len(aligned) < 2:
+        return ChartGrid([], 0, 0.0)
+    patches: list[Patch] = []
+    for comp, cx, cy, pw, ph in aligned:
+        mask = labels == comp
+        colour = small[mask].astype(np.float64).mean(axis=0) / (257.0 if crop.dtype == np.uint16 else 1.0)
+        patches.append(Patch((cx / scale, cy / scale), (pw / scale, ph / scale),
+                             (float(colour[0]), float(colour[1]), float(colour[2]))))
+    return ChartGrid(patches, _distinct_colours(patches), _pitch(patches), 1.0 / scale)
+
+
+def _aligned(candidates: list[tuple[int, float, float, float, float]]) -> list[tuple[int, float, float, float, float]]:
+    """Patches sharing a row or a column with at least two others: the grid, without stray blobs."""
+    keep = []
+    for c in candidates:
+        tol = 0.35 * min(c[3], c[4])
+        same_row = sum(1 for o in candidates if o is not c and abs(o[2] - c[2]) < tol)
+        same_col = sum(1 for o in candidates if o is not c and abs(o[1] - c[1]) < tol)
+        if same_row >= 2 or same_col >= 2:
+            keep.append(c)
+    return keep
+
+
+def _distinct_colours(patches: list[Patch]) -> int:
+    groups: list[np.ndarray] = []
+    for p in patches:
+        colour = np.array(p.colour_bgr)
+        if all(np.linalg.norm(colour - g) >= _DISTINCT_COLOUR for g in groups):
+            groups.append(colour)
+    return len(groups)
+
+
+def _pitch(patches: list[Patch]) -> float:
+    if len(patches) < 2:
+        return 0.0
+    centres = np.array([p.centre for p in patches])
+    d = np.linalg.norm(centres[:, None, :] - centres[None, :, :], axis=2)
+    np.fill_diagonal(d, np.inf)
+    return float(np.median(d.min(axis=1)))
+
+
+def is_chart(grid: ChartGrid, min_patches: int) -> bool:
+    # distinct colours: a grid of one colour is a pattern (tiles, a ruler), not a chart
+    return grid.count >= min_patches and grid.distinct_colours >= min(4, min_patches)
+
+
+@dataclass(frozen=True)
+class ColorCheckerReading:
+    lab: np.ndarray  # (24, 3) measured CIELAB D50 in reference patch order
+    delta_e: np.ndarray  # (24,) CIEDE2000 against the reference
+    pitch_px: float
+
+
+def read_colorchecker24(crop: np.ndarray, grid: ChartGrid) -> ColorCheckerReading | None:
+    """Sample the 24 patches of a ColorChecker Classic when the grid is its 4 x 6 layout, in any of
+    the four orientations; the orientation that best fits the reference is taken."""
+    if grid.count < 16 or grid.pitch_px <= 0:
+        return None
+    centres = np.array([p.centre for p in grid.patches])
+    pitch = grid.pitch_px
+    origin = centres.min(axis=0)
+    cells = np.round((centres - origin) / pitch).astype(int)
+    cols, rows = int(cells[:, 0].max()) + 1, int(cells[:, 1].max()) + 1
+    if sorted((rows, cols)) != [COLORCHECKER24_ROWS, COLORCHECKER24_COLS]:
+        return None
+    # refine the lattice from the patches themselves, then sample every cell (also the dark ones
+    # the patch finder may have missed against a black surround)
+    step = np.array([np.polyfit(cells[:, k], centres[:, k], 1)[0] if len(set(cells[:, k])) > 1 else pitch
+                     for k in (0, 1)])
+    start = np.array([np.median(centres[:, k] - cells[:, k] * step[k]) for k in (0, 1)])
+    half = max(1, int(0.2 * min(step)))
+    bgr = np.zeros((rows, cols, 3))
+    for r in range(rows):
+        for c in range(cols):
+            x, y = (start + np.array([c, r]) * step).round().astype(int)
+            window = crop[max(0, y - half):y + half + 1, max(0, x - half):x + half + 1]
+            if window.size == 0:
+                return None
+            bgr[r, c] = np.median(window.reshape(-1, 3).astype(np.float64), axis=0)
+    full = 65535.0 if crop.dtype == np.uint16 else 255.0
+    lab = srgb_to_lab_d50(bgr[..., ::-1] / full)
+    best: ColorCheckerReading | None = None
+    for turns in range(4):
+        grid_lab = np.rot90(lab, turns)
+        if grid_lab.shape[:2] != (COLORCHECKER24_ROWS, COLORCHECKER24_COLS):
+            continue
+        ordered = grid_lab.reshape(24, 3)
+        de = delta_e_2000(ordered, COLORCHECKER24_LAB_D50)
+        if best is None or float(de.mean()) < float(best.delta_e.mean()):
+            best = ColorCheckerReading(ordered, de, float(np.mean(step)))
+    return best
