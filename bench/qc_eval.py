@@ -122,7 +122,8 @@ def remove_chart(image: np.ndarray, boxes: Boxes) -> tuple[np.ndarray, Boxes]:
     out = image.copy()
     for a, b, e, f in charts:
         ia, ib, ie, if_ = int(a), int(b), int(e), int(f)
-        ring = np.concatenate([image[max(0, ib - 20):ib, ia:ie].reshape(-1, 3), image[if_:if_ + 20, ia:ie].reshape(-1, 3)])
+        ring = np.concatenate([image[max(0, ib - 20):ib, ia:ie].reshape(-1, 3),
+                               image[if_:if_ + 20, ia:ie].reshape(-1, 3)])
         out[ib:if_, ia:ie] = np.median(ring, axis=0) if len(ring) else 230
     return out, boxes
 

@@ -8,7 +8,7 @@ import numpy as np
 from edge.qc.base import CheckResult, FrameContext
 
 # Pixels sampled per frame at most; a strided view costs no copy of the full frame.
-_MAX_SAMPLES = 400_000
+_MAX_SAMPLES = 200_000
 
 
 def sample_regions(frame: FrameContext, classes: list[str]) -> tuple[np.ndarray, list[int]]:
@@ -34,9 +34,14 @@ class ExposureCheck:
         top = 65000 if frame.image.dtype == np.uint16 else 254
         bottom = 257 if frame.image.dtype == np.uint16 else 1
         # clipped to white in every channel: detail gone (one clipped channel on tinted paper is not)
-        clipped = float((pixels.min(axis=1) >= top).mean())
-        crushed = float((pixels.max(axis=1) <= bottom).mean())
-        paper = float(np.percentile(pixels.max(axis=1), 99)) / full
+        # channel by channel: numpy reduces a short last axis slowly
+        b, g, r = pixels[:, 0], pixels[:, 1], pixels[:, 2]
+        darkest, brightest = np.minimum(np.minimum(b, g), r), np.maximum(np.maximum(b, g), r)
+        clipped = float((darkest >= top).mean())
+        crushed = float((brightest <= bottom).mean())
+        # a partial sort finds the 99th percentile in linear time (a full sort costs tens of ms)
+        k = int(0.99 * (brightest.size - 1))
+        paper = float(np.partition(brightest, k)[k]) / full
         details: dict[str, float | str] = {"clipped_fraction": clipped, "crushed_fraction": crushed,
                                            "paper_level": paper}
         if clipped > settings.clipped_fail:

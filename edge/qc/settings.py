@@ -46,14 +46,14 @@ class BlurSettings(_Strict):
 
 
 class ColourAccuracySettings(_Strict):
-    """ColorChecker Classic 24 colour accuracy; defaults follow FADGI 3-star / ISO 19264 B."""
+    """ColorChecker Classic 24 colour accuracy: warnings at FADGI 3-star, retakes beyond FADGI 1-star."""
 
     enabled: bool = True
     warn_mean_delta_e: float = Field(default=3.5, gt=0)
-    fail_mean_delta_e: float = Field(default=5.0, gt=0)
+    fail_mean_delta_e: float = Field(default=6.5, gt=0)
     warn_p90_delta_e: float = Field(default=7.0, gt=0)
     warn_white_balance: float = Field(default=4.0, gt=0)
-    fail_white_balance: float = Field(default=6.0, gt=0)
+    fail_white_balance: float = Field(default=8.0, gt=0)
     # Patches left out of the figures; cyan lies outside the sRGB gamut.
     exclude_patches: list[str] = Field(default_factory=lambda: ["cyan"])
 

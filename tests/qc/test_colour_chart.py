@@ -1,0 +1,127 @@
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from edge.qc.base import FrameContext
+from edge.qc.chart_grid import find_patch_grid, is_chart, read_colorchecker24
+from edge.qc.colour_accuracy import ColourAccuracyCheck
+from edge.qc.colour_chart import ColourChartCheck
+from edge.qc.settings import ProfileSettings
+from tests.qc.images import draw_colorchecker, draw_text_block, paper, paste, region
+
+
+def chart_frame(x: int = 100, y: int = 100, chart: np.ndarray | None = None) -> tuple[np.ndarray, tuple[int, ...]]:
+    image = paper()
+    box = paste(image, draw_colorchecker() if chart is None else chart, x, y)
+    return image, box
+
+
+def test_colorchecker_grid_is_found_and_read_in_every_orientation() -> None:
+    chart = draw_colorchecker()
+    for turns in range(4):
+        turned = np.ascontiguousarray(np.rot90(chart, turns))
+        grid = find_patch_grid(turned)
+        assert is_chart(grid, 6) and grid.count >= 22
+        reading = read_colorchecker24(turned, grid)
+        assert reading is not None
+        assert float(np.delete(reading.delta_e, 17).max()) < 1.0
+
+
+def test_flat_block_text_and_paper_are_not_charts() -> None:
+    label = paper(400, 200)
+    draw_text_block(label, (0, 0, 400, 200))
+    for crop in (np.full((120, 200, 3), (0, 0, 255), np.uint8), label, paper(300, 300)):
+        assert not is_chart(find_patch_grid(crop), 6)
+
+
+def test_chart_in_shot_is_ok(herbarium: ProfileSettings) -> None:
+    image, box = chart_frame()
+    result = ColourChartCheck().run(FrameContext(image, [region(0, "colour_chart", box)], herbarium))
+    assert result.status == "ok" and result.regions == [0]
+
+
+def test_no_chart_region_fails_with_the_fix(herbarium: ProfileSettings) -> None:
+    result = ColourChartCheck().run(FrameContext(paper(), [], herbarium))
+    assert result.status == "fail"
+    assert result.message == "Colour chart not found: place the chart in shot and retake"
+
+
+def test_chart_region_without_patches_does_not_count(herbarium: ProfileSettings) -> None:
+    # what a segmenter may still call a chart after the chart was painted over with paper
+    result = ColourChartCheck().run(FrameContext(paper(), [region(0, "colour_chart", (100, 100, 410, 260))],
+                                                 herbarium))
+    assert result.status == "fail" and result.message.startswith("Colour chart not found")
+
+
+def test_chart_cut_by_the_frame_edge_fails(herbarium: ProfileSettings) -> None:
+    image = paper()
+    chart = draw_colorchecker()
+    # the left column and a half of patches lie out of shot
+    visible = chart[:, 75:]
+    box = paste(image, visible, 0, 300)
+    result = ColourChartCheck().run(FrameContext(image, [region(0, "colour_chart", box)], herbarium))
+    assert result.status == "fail" and "cut off" in result.message
+
+
+def test_chart_flush_with_the_edge_but_whole_is_ok(herbarium: ProfileSettings) -> None:
+    image = paper()
+    box = paste(image, draw_colorchecker(), 0, 300)  # its black rim touches the edge, no patch does
+    result = ColourChartCheck().run(FrameContext(image, [region(0, "colour_chart", box)], herbarium))
+    assert result.status == "ok"
+
+
+def test_too_small_chart_fails(herbarium: ProfileSettings) -> None:
+    image = paper(4000, 6000)
+    box = paste(image, draw_colorchecker(patch=12, gap=4, surround=20), 500, 500)
+    result = ColourChartCheck().run(FrameContext(image, [region(0, "colour_chart", box)], herbarium))
+    assert result.status == "fail" and "too small" in result.message
+
+
+def test_chart_not_required_on_slides(herbarium: ProfileSettings) -> None:
+    optional = herbarium.colour_chart.model_copy(update={"required": False})
+    slides = herbarium.model_copy(update={"colour_chart": optional})
+    assert ColourChartCheck().run(FrameContext(paper(), [], slides)).status == "ok"
+
+
+def test_toy_segmenter_chart_drawn_as_a_grid_of_red_shades_is_confirmed(herbarium: ProfileSettings) -> None:
+    # A recipe for test frames made for the toy segmenter (red = chart): patches of distinct red
+    # shades on a dark red card stay one chart region and show a patch grid.
+    card = np.full((190, 330, 3), (0, 0, 110), np.uint8)
+    shades = [(0, 0, 255), (40, 40, 255), (0, 70, 230), (70, 0, 200), (0, 0, 170), (50, 90, 255)]
+    for i in range(12):
+        r, c = divmod(i, 6)
+        x, y = 10 + c * 53, 10 + r * 90
+        card[y:y + 80, x:x + 45] = shades[(i + r) % 6]
+    grid = find_patch_grid(card)
+    assert is_chart(grid, 6)
+
+
+def test_accurate_colorchecker_passes_colour_accuracy(herbarium: ProfileSettings) -> None:
+    image, box = chart_frame()
+    result = ColourAccuracyCheck().run(FrameContext(image, [region(0, "colour_chart", box)], herbarium))
+    assert result.status == "ok" and isinstance(result.value, float) and result.value < 1.0
+    assert result.details is not None and float(result.details["white_balance_delta_e"]) < 1.0
+
+
+def test_colour_cast_fails_white_balance(herbarium: ProfileSettings) -> None:
+    chart = draw_colorchecker().astype(np.int16)
+    chart[..., 0] += 30  # blue cast
+    chart[..., 2] -= 10
+    image, box = chart_frame(chart=np.clip(chart, 0, 255).astype(np.uint8))
+    result = ColourAccuracyCheck().run(FrameContext(image, [region(0, "colour_chart", box)], herbarium))
+    assert result.status == "fail" and result.message.startswith("White balance is off")
+
+
+def test_wrong_colours_fail_colour_accuracy(herbarium: ProfileSettings) -> None:
+    # a hue rotation keeps the greys neutral but moves every colour patch
+    hsv = cv2.cvtColor(draw_colorchecker(), cv2.COLOR_BGR2HSV)
+    hsv[..., 0] = (hsv[..., 0].astype(np.int16) + 12) % 180
+    image, box = chart_frame(chart=cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR))
+    result = ColourAccuracyCheck().run(FrameContext(image, [region(0, "colour_chart", box)], herbarium))
+    assert result.status == "fail" and result.message.startswith("Colour is off")
+
+
+def test_no_colorchecker_means_no_accuracy_figure(herbarium: ProfileSettings) -> None:
+    result = ColourAccuracyCheck().run(FrameContext(paper(), [], herbarium))
+    assert result.status == "ok" and result.value is None

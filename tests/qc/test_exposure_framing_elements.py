@@ -1,0 +1,109 @@
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from edge.qc.base import FrameContext
+from edge.qc.exposure import ExposureCheck
+from edge.qc.framing import FramingCheck, skew_degrees
+from edge.qc.required_elements import RequiredElementsCheck
+from edge.qc.scale import ruler_px_per_mm
+from edge.qc.settings import ProfileSettings
+from tests.qc.images import draw_text_block, paper, region
+
+SHEET = (200, 150, 1000, 1450)
+LABEL = (550, 1150, 950, 1400)
+SPECIMEN = (300, 250, 900, 1000)
+
+
+def sheet_on_black(level: int = 232) -> np.ndarray:
+    """A sheet on a black copy-stand surround, with a label and a green specimen."""
+    image = np.zeros((1600, 1200, 3), np.uint8)
+    x0, y0, x1, y1 = SHEET
+    image[y0:y1, x0:x1] = level
+    draw_text_block(image, LABEL)
+    cv2.ellipse(image, (600, 620), (220, 300), 15, 0, 360, (40, 120, 50), -1)
+    # a lens never draws a perfect step: without this, rotating the drawing leaves pixel staircases
+    return cv2.GaussianBlur(image, (0, 0), 1.0)
+
+
+def rotated(image: np.ndarray, angle: float) -> np.ndarray:
+    m = cv2.getRotationMatrix2D((image.shape[1] / 2, image.shape[0] / 2), angle, 1.0)
+    return cv2.warpAffine(image, m, (image.shape[1], image.shape[0]), flags=cv2.INTER_CUBIC)
+
+
+def regions() -> list:
+    return [region(0, "label", LABEL), region(1, "specimen", SPECIMEN)]
+
+
+def test_good_exposure_ignores_the_black_surround(herbarium: ProfileSettings) -> None:
+    result = ExposureCheck().run(FrameContext(sheet_on_black(), regions(), herbarium))
+    assert result.status == "ok"
+
+
+def test_clipped_paper_fails_as_overexposed(herbarium: ProfileSettings) -> None:
+    image = sheet_on_black(255)
+    image[image > 230] = 255
+    result = ExposureCheck().run(FrameContext(image, regions(), herbarium))
+    assert result.status == "fail" and result.message.startswith("Overexposed")
+
+
+def test_dark_paper_fails_as_underexposed(herbarium: ProfileSettings) -> None:
+    image = (sheet_on_black().astype(np.float32) * 0.45).astype(np.uint8)
+    result = ExposureCheck().run(FrameContext(image, regions(), herbarium))
+    assert result.status == "fail" and result.message.startswith("Underexposed")
+    assert result.message.endswith("increase exposure and retake")
+
+
+def test_sixteen_bit_frames_use_their_own_full_scale(herbarium: ProfileSettings) -> None:
+    image = sheet_on_black().astype(np.uint16) * 257
+    assert ExposureCheck().run(FrameContext(image, regions(), herbarium)).status == "ok"
+
+
+def test_square_sheet_with_everything_inside_is_ok(herbarium: ProfileSettings) -> None:
+    result = FramingCheck().run(FrameContext(sheet_on_black(), regions(), herbarium))
+    assert result.status == "ok" and abs(float(result.value)) < 0.5  # type: ignore[arg-type]
+
+
+def test_specimen_touching_the_edge_fails_and_label_warns(herbarium: ProfileSettings) -> None:
+    cut = [region(0, "label", LABEL), region(1, "specimen", (0, 250, 900, 1000))]
+    result = FramingCheck().run(FrameContext(sheet_on_black(), cut, herbarium))
+    assert result.status == "fail" and result.message.startswith("Specimen is cut off at the left edge")
+    cut = [region(0, "label", (550, 1150, 1200, 1400)), region(1, "specimen", SPECIMEN)]
+    result = FramingCheck().run(FrameContext(sheet_on_black(), cut, herbarium))
+    assert result.status == "warn" and "Label is cut off at the right edge" in result.message
+
+
+@pytest.mark.parametrize("angle", [-7.0, -3.0, 1.0, 6.0])
+def test_skew_is_measured(angle: float) -> None:
+    measured, _ = skew_degrees(rotated(sheet_on_black(), angle))
+    # OpenCV turns counter-clockwise for positive angles; image y points down
+    assert measured == pytest.approx(-angle, abs=0.5)
+
+
+def test_rotated_sheet_fails(herbarium: ProfileSettings) -> None:
+    result = FramingCheck().run(FrameContext(rotated(sheet_on_black(), 8.0), regions(), herbarium))
+    assert result.status == "fail" and result.message.startswith("Sheet is rotated")
+
+
+def test_required_elements(herbarium: ProfileSettings) -> None:
+    check = RequiredElementsCheck()
+    everything = regions() + [region(2, "scale_bar", (210, 160, 500, 200))]
+    assert check.run(FrameContext(paper(), everything, herbarium)).status == "ok"
+    no_scale = check.run(FrameContext(paper(), regions(), herbarium))
+    assert no_scale.status == "warn" and no_scale.message.startswith("Scale bar not found")
+    no_specimen = check.run(FrameContext(paper(), [region(0, "type_label", LABEL)], herbarium))
+    assert no_specimen.status == "fail" and no_specimen.message.startswith("Specimen not found")
+    assert "label" not in no_specimen.message.lower()  # a type label is a label
+    strict = herbarium.model_copy(update={"required_elements": herbarium.required_elements.model_copy(
+        update={"scale_bar": "fail"})})
+    assert check.run(FrameContext(paper(), regions(), strict)).status == "fail"
+
+
+def test_ruler_ticks_give_pixels_per_mm() -> None:
+    ruler = np.full((60, 1200), 240, np.float32)
+    for i, x in enumerate(np.arange(5, 1190, 7.5)):
+        ruler[: 40 if i % 10 == 0 else 20, int(round(x)):int(round(x)) + 2] = 20
+    assert ruler_px_per_mm(ruler) == pytest.approx(7.5, abs=0.2)
+    assert ruler_px_per_mm(np.full((60, 1200), 240, np.float32)) is None
