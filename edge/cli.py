@@ -105,6 +105,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         overrides["mqtt"] = {"url": args.mqtt, "enabled": True}
     if args.no_mqtt:
         overrides["mqtt"] = {"enabled": False}
+    if args.http:
+        overrides["http"] = {"enabled": True, "listen": args.http}
     settings = _settings(args, overrides)
     return Daemon(settings).run_forever()
 
@@ -148,6 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--mqtt", metavar="URL", help="broker, mqtt://[user:pass@]host:port or mqtts://...")
     run.add_argument("--no-mqtt", action="store_true", help="run without a broker (verdicts.jsonl only)")
     run.add_argument("--state-dir", metavar="DIR", help="journal, outbox and verdicts.jsonl")
+    run.add_argument("--http", metavar="HOST:PORT", help="serve the station screen and /metrics there")
     run.set_defaults(func=cmd_run)
 
     alerts = sub.add_parser("alerts", help="print retake alerts as they arrive")

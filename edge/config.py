@@ -197,6 +197,19 @@ class OutboxSettings(_Strict):
     keep_delivered_s: float = Field(gt=0)
 
 
+class HttpSettings(_Strict):
+    """The station screen and /metrics."""
+
+    enabled: bool
+    # host:port; loopback by default: the screen beside the camera needs nothing more
+    listen: str = Field(pattern=r"^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):[0-9]{1,5}$")
+
+    @property
+    def host_port(self) -> tuple[str, int]:
+        host, _, port = self.listen.rpartition(":")
+        return host.strip("[]"), int(port)
+
+
 class QueueSettings(_Strict):
     frames: int = Field(ge=1, le=100_000)
 
@@ -210,6 +223,7 @@ class Settings(_Strict):
     decode: DecodeSettings
     segmenter: SegmenterSettings
     mqtt: MqttSettings
+    http: HttpSettings
     queues: QueueSettings
     outbox: OutboxSettings
     upstream: list[UpstreamSettings]

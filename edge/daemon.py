@@ -15,6 +15,7 @@ import stat
 import threading
 import time
 from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -95,6 +96,9 @@ class Daemon:
         self.crops_dir = self.state_dir / "crops"
         self._last_prune = 0.0
         self._failures: dict[Path, int] = {}
+        # called with every recorded verdict (the station screen, metrics); must return quickly
+        self.verdict_listeners: list[Callable[[dict[str, Any]], None]] = []
+        self.station_server: Any = None
         self.worker_heartbeat = time.monotonic()
         self.ready = threading.Event()
         self.notifier = Notifier()
@@ -142,6 +146,11 @@ class Daemon:
                 sink.start()
         self.intake = Intake(self.folder, self.settings.watch, self.frames, self._is_judged)
         self.intake.start()
+        if self.settings.http.enabled:
+            from edge.station.server import StationServer
+
+            self.station_server = StationServer(self)
+            self.station_server.start()
         if self.publisher is not None:
             self.publisher.start()  # 'online' goes out on connect: model loaded, warmed up, watching
         self.ready.set()
@@ -331,6 +340,11 @@ class Daemon:
         if not stored:
             return None
         self.counters.add(verdict)
+        for listener in self.verdict_listeners:
+            try:
+                listener(verdict)
+            except Exception:
+                log.exception("verdict listener failed")
         if self.publisher is not None:
             self.publisher.state_changed.set()
         for sink in self.sinks:
@@ -364,6 +378,8 @@ class Daemon:
         self.notifier.notify(STOPPING=1, STATUS="stopping: delivering what is pending")
         if self.intake is not None:
             self.intake.stop()
+        if self.station_server is not None:
+            self.station_server.stop()
         for sink in self.sinks:
             if sink.is_alive():
                 sink.stop()

@@ -26,10 +26,29 @@ def draw_sheet(width: int = 1200, height: int = 1800, *, chart: bool = True, blu
         for x in range(x0 + 10, x1 - 40, int(rng.integers(30, 60))):
             cv2.rectangle(img, (x, y), (x + int(rng.integers(8, 25)), y + 6), LABEL_DARK_BGR, -1)
     if chart:
-        img[int(height * 0.05):int(height * 0.15), int(width * 0.05):int(width * 0.3)] = CHART_BGR
+        draw_chart(img, int(width * 0.05), int(height * 0.05), int(width * 0.3), int(height * 0.15))
     if blur_sigma > 0:
         img = cv2.GaussianBlur(img, (0, 0), blur_sigma)
     return img
+
+
+# Red-dominant patches (the toy model's chart colour) that still differ from each other, as a
+# chart's patches do, on dark red grid lines.
+_PATCHES_BGR = [(0, 0, 255), (0, 45, 205), (45, 0, 175), (0, 0, 150), (55, 55, 255), (25, 70, 235),
+                (70, 20, 240), (0, 25, 190), (35, 35, 215), (0, 75, 255), (75, 0, 210), (20, 0, 165)]
+
+
+def draw_chart(img: np.ndarray, x0: int, y0: int, x1: int, y1: int, rows: int = 4, cols: int = 6) -> None:
+    img[y0:y1, x0:x1] = CHART_BGR
+    img[y0:y1, x0:x1] = (0, 0, 90)
+    pw, ph = (x1 - x0) / cols, (y1 - y0) / rows
+    gap = max(2, int(min(pw, ph) * 0.12))
+    for r in range(rows):
+        for c in range(cols):
+            colour = _PATCHES_BGR[(r * cols + c) % len(_PATCHES_BGR)]
+            px0, py0 = int(x0 + c * pw) + gap, int(y0 + r * ph) + gap
+            px1, py1 = int(x0 + (c + 1) * pw) - gap, int(y0 + (r + 1) * ph) - gap
+            img[py0:py1, px0:px1] = colour
 
 
 def write_jpeg(path: Path, image: np.ndarray, quality: int = 92) -> Path:

@@ -24,8 +24,8 @@ from tests.conftest import Subscriber, wait_for
 from tests.frames import draw_sheet, jpeg_bytes, write_atomically
 from tests.test_daemon import Running, journal_rows
 
-SMALL_GOOD = jpeg_bytes(draw_sheet(300, 450))
-SMALL_BAD = jpeg_bytes(draw_sheet(300, 450, chart=False))
+SMALL_GOOD = jpeg_bytes(draw_sheet(400, 600))
+SMALL_BAD = jpeg_bytes(draw_sheet(400, 600, chart=False))
 
 
 @pytest.fixture

@@ -32,7 +32,7 @@ def test_good_frame_is_accepted_with_regions_in_original_pixels(
     # the chart was painted at x 60..360, y 90..270 (5-30 % and 5-15 %) of the frame
     x0, y0, x1, y1 = classes["colour_chart"]
     assert abs(x0 - 60) <= 15 and abs(x1 - 360) <= 15 and abs(y0 - 90) <= 15 and abs(y1 - 270) <= 15
-    assert {c["check"] for c in v["checks"]} == {"readable", "colour_chart", "blur"}
+    assert {"readable", "colour_chart", "blur"} <= {c["check"] for c in v["checks"]}
     assert v["model"]["backend"] == "onnxruntime" and v["timings_ms"]["total"] > 0
 
 
