@@ -35,13 +35,16 @@ class BlurCheck:
             if values:
                 # the best-focused region of a class: a sheet is flat, so a low one is usually blank paper
                 by_class[class_name] = (max(values), ids)
+            if by_class and class_name != "label":
+                # Labels and type labels decide when there are any, else the barcode, else the
+                # specimen: text must be legible, and a specimen soft in depth with a sharp label
+                # is in focus. What does not decide is not measured (time budget).
+                break
         if not by_class:
             return CheckResult(self.name, "ok", "No label or specimen region to measure sharpness on.",
                                threshold=settings.fail_below)
         frame.findings.sharpness.update({c: v for c, (v, _) in by_class.items()})
-        # Labels decide when there are any, else the barcode, else the specimen: text must be
-        # legible, and a soft specimen (depth of field) with a sharp label is in focus.
-        judged = [c for c in by_class if c in ("label", "type_label")] or [next(iter(by_class))]
+        judged = list(by_class)
         details: dict[str, float | str] = {f"sharpness_{c}": v for c, (v, _) in by_class.items()}
         if px_per_mm:
             details["px_per_mm"] = px_per_mm
