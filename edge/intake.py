@@ -96,12 +96,19 @@ class FrameQueue:
         return self._queue.qsize()
 
 
+# A file that inotify saw appear without anyone opening it was renamed in whole (moved in from
+# elsewhere on the filesystem): it only needs to sit still for this long, not stable_for_s.
+MOVED_IN_SETTLE_S = 0.15
+
+
 @dataclass
 class _Watching:
     size: int
     mtime_ns: int
     since: float
     open_handles: int = 0
+    # appeared through inotify and nobody has opened it for writing since
+    moved_in: bool = False
 
 
 class StabilityTracker:
@@ -113,7 +120,7 @@ class StabilityTracker:
         self._files: dict[Path, _Watching] = {}
         self._lock = threading.Lock()
 
-    def watch(self, path: Path) -> None:
+    def watch(self, path: Path, moved_in: bool = False) -> None:
         try:
             st = os.stat(path)
         except OSError:
@@ -121,14 +128,16 @@ class StabilityTracker:
         with self._lock:
             current = self._files.get(path)
             if current is None:
-                self._files[path] = _Watching(st.st_size, st.st_mtime_ns, time.monotonic())
+                self._files[path] = _Watching(st.st_size, st.st_mtime_ns, time.monotonic(), moved_in=moved_in)
             elif (current.size, current.mtime_ns) != (st.st_size, st.st_mtime_ns):
                 current.size, current.mtime_ns, current.since = st.st_size, st.st_mtime_ns, time.monotonic()
+                current.moved_in = False
 
     def opened(self, path: Path) -> None:
         with self._lock:
             if path in self._files:
                 self._files[path].open_handles += 1
+                self._files[path].moved_in = False  # a writer is at work: wait for its close
 
     def closed_without_write(self, path: Path) -> None:
         with self._lock:
@@ -156,7 +165,8 @@ class StabilityTracker:
                     continue
                 if (st.st_size, st.st_mtime_ns) != (entry.size, entry.mtime_ns):
                     entry.size, entry.mtime_ns, entry.since = st.st_size, st.st_mtime_ns, now
-                elif now - entry.since >= self.stable_for_s and entry.open_handles == 0:
+                elif entry.open_handles == 0 and now - entry.since >= (
+                        min(MOVED_IN_SETTLE_S, self.stable_for_s) if entry.moved_in else self.stable_for_s):
                     del self._files[path]
                     ready.append(path)
         for path in ready:
@@ -239,7 +249,9 @@ class Intake:
             self._ready(path)
         elif kind in ("created", "modified"):
             if path not in self.in_hand:
-                self.stability.watch(path)
+                # inotify reports a file renamed in from outside the folder as 'created' with no
+                # 'opened' after it; polling cannot tell, so it always waits the full period
+                self.stability.watch(path, moved_in=kind == "created" and not self.settings.polling)
         elif kind == "opened":
             self.stability.opened(path)
         elif kind == "closed_no_write":
@@ -298,7 +310,7 @@ class Intake:
 
     def _housekeeping(self) -> None:
         next_scan = time.monotonic() + self.settings.reconcile_interval_s
-        tick = max(0.05, min(0.25, self.settings.stable_for_s / 4 or 0.25))
+        tick = 0.05 if not self.settings.polling else max(0.05, min(0.25, self.settings.stable_for_s / 4 or 0.25))
         while not self._stop.wait(tick):
             try:
                 self.stability.poll()
