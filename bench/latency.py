@@ -5,8 +5,9 @@
 Generates frames with the synthetic generator (24 MP by default: 6000 px long side,
 no colour chart, so every frame raises an alert), starts a local mosquitto and the daemon
 (`specimen-edge run`, a separate process, ONNX Runtime on the CPU), then for each frame:
-times `cv2.imread` on it while the daemon is idle, renames it into the hot folder and times
-until the alert arrives at an MQTT subscriber. Writes medians, p95 and their ratio to
+times `cv2.imread` on it while the daemon is idle, puts it into the hot folder under a temporary
+name and renames it, as capture software does, and times from that rename until the alert arrives
+at an MQTT subscriber. Writes medians, p95 and their ratio to
 bench/RESULTS.md.
 """
 
@@ -103,9 +104,13 @@ def main() -> int:
                     elapsed = (time.perf_counter() - t0) * 1000
                 imread_ms.append(elapsed)
                 sizes.append(path.stat().st_size)
+                # as capture software delivers: written under a temporary name in the hot folder
+                # (ignored: a dot-name), then renamed to its final name
+                temp = hot / f".{path.name}.part"
+                os.rename(path, temp)
                 time.sleep(0.3)
                 t_renamed = time.time()
-                os.rename(path, hot / path.name)
+                os.rename(temp, hot / path.name)
                 with got:
                     if not got.wait_for(partial(arrivals.__contains__, path.name), timeout=60):
                         raise RuntimeError(f"no alert for {path.name}")
