@@ -8,10 +8,11 @@ from edge.qc.chart_analysis import chart_grids
 from edge.qc.scale import frame_px_per_mm
 from edge.qc.sharpness import crop_for_sharpness, reblur_sharpness, resample_to_scale, to_gray_float
 
-# Regions are judged in this order of importance; text must be legible above all.
-_PRIORITY = ("label", "type_label", "barcode", "specimen")
-_MAX_REGIONS_PER_CLASS = 2
-_WHAT = {"label": "Label text", "type_label": "Type label text", "barcode": "Barcode", "specimen": "Specimen"}
+# Region groups in order of importance; text must be legible above all. Labels and type labels
+# are one group: the sheet is flat, so its best-focused text tells the focus.
+_GROUPS = (("label", ("label", "type_label")), ("barcode", ("barcode",)), ("specimen", ("specimen",)))
+_MAX_REGIONS_PER_GROUP = 3
+_WHAT = {"label": "Label text", "barcode": "Barcode", "specimen": "Specimen"}
 _RANK: dict[Status, int] = {"ok": 0, "warn": 1, "fail": 2}
 
 
@@ -22,23 +23,22 @@ class BlurCheck:
         settings = frame.profile.blur
         px_per_mm = frame_px_per_mm(frame, chart_grids(frame))
         by_class: dict[str, tuple[float, list[int]]] = {}
-        for class_name in (c for c in _PRIORITY if c in settings.classes):
-            regions = sorted(frame.regions_of(class_name), key=lambda r: r.area_px, reverse=True)
+        for class_name, members in _GROUPS:
+            wanted = [c for c in members if c in settings.classes]
+            regions = sorted(frame.regions_of(*wanted), key=lambda r: r.area_px, reverse=True)
             values: list[float] = []
             ids: list[int] = []
-            for region in regions[:_MAX_REGIONS_PER_CLASS]:
+            for region in regions[:_MAX_REGIONS_PER_GROUP]:
                 gray = to_gray_float(crop_for_sharpness(frame.image, region.bbox))
                 value = reblur_sharpness(resample_to_scale(gray, px_per_mm, settings.normalise_px_per_mm))
                 if value is not None:
                     values.append(value)
                     ids.append(region.id)
             if values:
-                # the best-focused region of a class: a sheet is flat, so a low one is usually blank paper
+                # The best-focused region of the group decides (a low one is usually blank paper or
+                # a segmenter's mistake), and the first group that has one: a specimen soft in
+                # depth with a sharp label is in focus. The rest is not measured (time budget).
                 by_class[class_name] = (max(values), ids)
-            if by_class and class_name != "label":
-                # Labels and type labels decide when there are any, else the barcode, else the
-                # specimen: text must be legible, and a specimen soft in depth with a sharp label
-                # is in focus. What does not decide is not measured (time budget).
                 break
         if not by_class:
             return CheckResult(self.name, "ok", "No label or specimen region to measure sharpness on.",

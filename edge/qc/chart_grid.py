@@ -20,8 +20,10 @@ from edge.qc.colour_science import (
     srgb_to_lab_d50,
 )
 
-# Charts are analysed at most this many pixels on the long side: patches stay >10 px wide.
+# Charts are analysed at most this many pixels on the long side, but strips keep at least this
+# many across, so the patches of a long, narrow chart are not shrunk away.
 _WORK_LONG_SIDE = 480
+_WORK_MIN_SHORT_SIDE = 64
 # Gradient (0..1 colour scale per pixel) above which a pixel is an edge, not a patch interior.
 _EDGE_GRADIENT = 0.05
 # Patches whose mean colours differ by less than this (8-bit units, Euclidean) count as one colour.
@@ -55,7 +57,7 @@ def to_unit_bgr(crop: np.ndarray) -> np.ndarray:
 def find_patch_grid(crop: np.ndarray) -> ChartGrid:
     """The patches of a chart-like grid in a BGR crop (any size, uint8 or uint16)."""
     h, w = crop.shape[:2]
-    scale = min(1.0, _WORK_LONG_SIDE / max(h, w))
+    scale = min(1.0, max(_WORK_LONG_SIDE / max(h, w), _WORK_MIN_SHORT_SIDE / max(1, min(h, w))))
     small = cv2.resize(crop, (max(1, round(w * scale)), max(1, round(h * scale))),
                        interpolation=cv2.INTER_AREA) if scale < 1.0 else crop
     unit = to_unit_bgr(small)
@@ -75,7 +77,8 @@ def find_patch_grid(crop: np.ndarray) -> ChartGrid:
         x, y, cw, ch, area = (int(v) for v in stats[comp])
         if area < 12 or area > 0.4 * area_total:
             continue
-        if area < 0.55 * cw * ch or not 0.33 <= cw / ch <= 3.0:
+        # compact, and no longer than five times its width (strip charts have tall patches)
+        if area < 0.55 * cw * ch or not 0.2 <= cw / ch <= 5.0:
             continue
         candidates.append((comp, float(centroids[comp][0]), float(centroids[comp][1]), float(cw), float(ch)))
     if len(candidates) < 2:

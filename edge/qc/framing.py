@@ -6,10 +6,14 @@ import cv2
 import numpy as np
 
 from edge.qc.base import CheckResult, FrameContext
+from edge.segmentation.regions import Region
 
 _SIDES = ("left", "top", "right", "bottom")
 _WHAT = {"specimen": "Specimen", "label": "Label", "type_label": "Type label", "barcode": "Barcode",
          "colour_chart": "Colour chart", "scale_bar": "Scale bar", "stamp": "Stamp"}
+# A region smaller than this share of the frame, and than a tenth of the largest region of its
+# class, is a fragment (a segmenter's stray pixels), not a specimen or label running out of shot.
+_FRAGMENT_FRACTION = 0.002
 # The skew estimate looks at the frame at about this many pixels on the long side.
 _SKEW_LONG_SIDE = 800
 
@@ -49,6 +53,11 @@ def skew_degrees(image: np.ndarray) -> tuple[float, float]:
     return centre, float(hist[peak] / max(1e-9, hist.sum()))
 
 
+def _substantial(regions: list[Region], frame_area: int) -> list[Region]:
+    largest = max((r.area_px for r in regions), default=0)
+    return [r for r in regions if r.area_px >= _FRAGMENT_FRACTION * frame_area or r.area_px >= 0.1 * largest]
+
+
 class FramingCheck:
     name = "framing"
 
@@ -57,7 +66,7 @@ class FramingCheck:
         cut_warning: CheckResult | None = None
         for status, classes in (("fail", settings.keep_inside_fail), ("warn", settings.keep_inside_warn)):
             for class_name in classes:
-                for region in frame.regions_of(class_name):
+                for region in _substantial(frame.regions_of(class_name), frame.width * frame.height):
                     sides = touched_sides(region.bbox, frame.width, frame.height, settings.edge_margin_fraction)
                     if not sides:
                         continue
