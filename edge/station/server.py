@@ -1,0 +1,337 @@
+"""The station screen and /metrics over HTTP, served by the daemon beside the camera.
+
+Verdicts arrive through `daemon.verdict_listeners` on the judging thread; the listener only queues
+them, and a dispatcher thread of our own updates the metrics and the history and pushes each one
+to the open screens as a Server-Sent Event. Thumbnails are decoded on the HTTP thread that asks.
+
+Endpoints: `/` (the page), `/state.json`, `/events` (SSE), `/thumbnail.jpg?id=<verdict id>`,
+`/metrics` (Prometheus), `/healthz`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import socket
+import threading
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable, Mapping
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, urlsplit
+
+from edge.station.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from edge.station.metrics import StationMetrics
+from edge.station.thumbnail import CLASS_COLOURS, FAILING_COLOUR, render_thumbnail
+
+if TYPE_CHECKING:
+    from edge.daemon import Daemon
+
+log = logging.getLogger(__name__)
+
+HISTORY_LENGTH = 12
+_INCOMING_LIMIT = 1024
+_CLIENT_BACKLOG = 64
+_STATE_EVERY_S = 5.0
+_KEEPALIVE_S = 15.0
+_THUMBNAILS_KEPT = 4
+# no asset may come from elsewhere: the screen must work on a line with no internet
+_CONTENT_SECURITY_POLICY = ("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+                            "script-src 'self' 'unsafe-inline'; connect-src 'self'")
+_CLOSE = object()
+
+
+def verdict_summary(verdict: Mapping[str, Any]) -> dict[str, Any]:
+    """What the screen shows of a verdict: small enough to push on every frame."""
+    return {
+        "id": verdict["id"],
+        "file": Path(verdict["file"]).name,
+        "verdict": verdict["verdict"],
+        "processed_at": verdict["processed_at"],
+        "reasons": [{"check": r["check"], "message": r["message"], "regions": r.get("regions", [])}
+                    for r in verdict["reasons"]],
+        "warnings": [{"check": c["check"], "message": c["message"]} for c in verdict.get("checks", [])
+                     if c.get("status") == "warn"],
+        "regions": [{"id": r["id"], "class": r["class"]} for r in verdict.get("regions", [])],
+        "barcodes": [{"text": b.get("text"), "format": b.get("format")} for b in verdict.get("barcodes", [])],
+        "total_ms": verdict.get("timings_ms", {}).get("total"),
+    }
+
+
+class _Client:
+    """One open /events stream; too slow a reader is dropped and reconnects by itself."""
+
+    def __init__(self) -> None:
+        self.events: queue.Queue[object] = queue.Queue(maxsize=_CLIENT_BACKLOG)
+        self.dropped = False
+
+    def offer(self, event: object) -> None:
+        try:
+            self.events.put_nowait(event)
+        except queue.Full:
+            self.dropped = True
+
+
+class _HttpServer(ThreadingHTTPServer):
+    daemon_threads = True  # open event streams must not hold up a stop
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], station: StationServer) -> None:
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
+        self.station = station
+        super().__init__(address, handler)
+
+
+class StationServer:
+    def __init__(self, daemon: Daemon) -> None:
+        self.daemon = daemon
+        self.metrics = StationMetrics(daemon.settings.station)
+        self.history: deque[dict[str, Any]] = deque(maxlen=HISTORY_LENGTH)
+        self._verdicts: OrderedDict[str, Mapping[str, Any]] = OrderedDict()  # for thumbnails, by id
+        self._thumbnails: OrderedDict[str, bytes | None] = OrderedDict()
+        self._lock = threading.Lock()
+        self._clients: set[_Client] = set()
+        self._incoming: queue.Queue[object] = queue.Queue(maxsize=_INCOMING_LIMIT)
+        self._overflow_logged = False
+        self._stopping = threading.Event()
+        self._httpd: _HttpServer | None = None
+        self._threads: list[threading.Thread] = []
+        self.page = resources.files("edge.station").joinpath("page.html").read_bytes()
+        daemon.verdict_listeners.append(self.on_verdict)
+
+    # -- life cycle ------------------------------------------------------------------------
+    @property
+    def address(self) -> tuple[str, int]:
+        assert self._httpd is not None, "not started"
+        host, port = self._httpd.server_address[:2]
+        return str(host), int(port)
+
+    @property
+    def url(self) -> str:
+        host, port = self.address
+        return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+    def start(self) -> None:
+        # bound here, not in the thread, so a port in use stops the daemon with a clear error
+        self._httpd = _HttpServer(self.daemon.settings.http.host_port, _Handler, self)
+        self._threads = [threading.Thread(target=self._httpd.serve_forever, name="station-http", daemon=True),
+                         threading.Thread(target=self._dispatch, name="station-dispatch", daemon=True)]
+        for thread in self._threads:
+            thread.start()
+        log.info("station screen on %s (metrics on %s/metrics)", self.url, self.url)
+
+    def stop(self) -> None:
+        self._stopping.set()
+        try:
+            self._incoming.put_nowait(_CLOSE)
+        except queue.Full:
+            pass  # the dispatcher sees the stop flag after the verdict in hand
+        with self._lock:
+            clients = list(self._clients)
+        for client in clients:
+            client.dropped = True
+            client.offer(_CLOSE)  # wakes the stream's thread so the connection closes now
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+        for thread in self._threads:
+            thread.join(timeout=5)
+
+    # -- verdicts --------------------------------------------------------------------------
+    def on_verdict(self, verdict: dict[str, Any]) -> None:
+        """Called on the judging thread: queue and return."""
+        try:
+            self._incoming.put_nowait((time.time(), verdict))
+        except queue.Full:
+            if not self._overflow_logged:
+                log.warning("station screen is behind; dropping verdicts from the screen and metrics")
+                self._overflow_logged = True
+
+    def _dispatch(self) -> None:
+        next_state = time.monotonic() + _STATE_EVERY_S
+        while not self._stopping.is_set():
+            try:
+                item = self._incoming.get(timeout=max(0.05, next_state - time.monotonic()))
+            except queue.Empty:
+                item = None
+            if item is _CLOSE:
+                break
+            if isinstance(item, tuple):
+                at, verdict = item
+                self.record(verdict, at)
+            if time.monotonic() >= next_state:
+                next_state = time.monotonic() + _STATE_EVERY_S
+                if self._clients:
+                    self._broadcast("state", self.stats())
+
+    def record(self, verdict: Mapping[str, Any], at: float | None = None) -> dict[str, Any]:
+        """Count one verdict, keep it for the screen and push it to every open screen."""
+        self.metrics.observe(verdict, time.time() if at is None else at)
+        summary = verdict_summary(verdict)
+        with self._lock:
+            self.history.appendleft(summary)
+            self._verdicts[verdict["id"]] = verdict
+            while len(self._verdicts) > HISTORY_LENGTH:
+                self._verdicts.popitem(last=False)
+        self._broadcast("verdict", {**summary, "stats": self.stats()})
+        return summary
+
+    def _broadcast(self, event: str, data: Mapping[str, Any]) -> None:
+        message = f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
+        with self._lock:
+            clients = list(self._clients)
+        for client in clients:
+            client.offer(message)
+
+    # -- what the endpoints serve ------------------------------------------------------------
+    def daemon_state(self) -> dict[str, Any]:
+        # Daemon.state() walks the last hour's deque while the judging thread may append to it;
+        # a rare "mutated during iteration" is simply asked again.
+        for _ in range(5):
+            try:
+                return self.daemon.state()
+            except RuntimeError:
+                time.sleep(0.001)
+        return self.daemon.state()
+
+    def model(self) -> dict[str, Any] | None:
+        pipeline = self.daemon.pipeline
+        if pipeline is None:
+            return None
+        info = pipeline.segmenter.info
+        return {"name": info.name, "sha256": info.sha256, "backend": info.backend, "device": info.device}
+
+    def stats(self) -> dict[str, Any]:
+        state = self.daemon_state()
+        keys = ("frames", "frames_per_hour", "retake_rate_percent", "queue_depth", "outbox_depth")
+        return {**{key: state[key] for key in keys}, "ready": self.daemon.ready.is_set(),
+                "unhealthy": self.daemon.unhealthy_stages() if self.daemon.ready.is_set() else []}
+
+    def state_document(self) -> dict[str, Any]:
+        with self._lock:
+            history = list(self.history)
+        return {**self.daemon_state(), "ready": self.daemon.ready.is_set(),
+                "unhealthy": self.daemon.unhealthy_stages() if self.daemon.ready.is_set() else [],
+                "model": self.model(), "latest": history[0] if history else None, "history": history,
+                "class_colours": CLASS_COLOURS, "failing_colour": FAILING_COLOUR}
+
+    def metrics_text(self) -> str:
+        return self.metrics.render(self.daemon_state(), self.model(), self.daemon.ready.is_set())
+
+    def thumbnail(self, verdict_id: str | None) -> bytes | None:
+        with self._lock:
+            if verdict_id is None and self.history:
+                verdict_id = self.history[0]["id"]
+            if verdict_id is None or verdict_id not in self._verdicts:
+                return None
+            if verdict_id in self._thumbnails:
+                return self._thumbnails[verdict_id]
+            verdict = self._verdicts[verdict_id]
+        jpeg = render_thumbnail(verdict)
+        with self._lock:
+            self._thumbnails[verdict["id"]] = jpeg
+            while len(self._thumbnails) > _THUMBNAILS_KEPT:
+                self._thumbnails.popitem(last=False)
+        return jpeg
+
+    def open_stream(self) -> _Client:
+        client = _Client()
+        with self._lock:
+            self._clients.add(client)
+        return client
+
+    def close_stream(self, client: _Client) -> None:
+        with self._lock:
+            self._clients.discard(client)
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _HttpServer
+    server_version = "specimen-edge"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("%s %s", self.address_string(), format % args)
+
+    def _send(self, status: HTTPStatus, body: bytes, content_type: str, cache: bool = False) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "max-age=3600" if cache else "no-store")
+        self.send_header("X-Content-Type-Options", "nosniff")
+        self.send_header("Content-Security-Policy", _CONTENT_SECURITY_POLICY)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _json(self, document: Any, status: HTTPStatus = HTTPStatus.OK) -> None:
+        self._send(status, json.dumps(document, separators=(",", ":")).encode(), "application/json")
+
+    def do_HEAD(self) -> None:
+        self.do_GET()
+
+    def do_GET(self) -> None:
+        station = self.server.station
+        url = urlsplit(self.path)
+        routes: dict[str, Callable[[], None]] = {
+            "/": lambda: self._send(HTTPStatus.OK, station.page, "text/html; charset=utf-8"),
+            "/index.html": lambda: self._send(HTTPStatus.OK, station.page, "text/html; charset=utf-8"),
+            "/state.json": lambda: self._json(station.state_document()),
+            "/metrics": lambda: self._send(HTTPStatus.OK, station.metrics_text().encode(), METRICS_CONTENT_TYPE),
+            "/healthz": self._health,
+            "/thumbnail.jpg": lambda: self._thumbnail(parse_qs(url.query).get("id", [None])[0]),
+            "/events": self._events,
+        }
+        route = routes.get(url.path)
+        try:
+            if route is None:
+                self._send(HTTPStatus.NOT_FOUND, b"not found\n", "text/plain; charset=utf-8")
+            else:
+                route()
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the screen went away mid-answer; nothing to tell it
+
+    def _health(self) -> None:
+        daemon = self.server.station.daemon
+        problems = daemon.unhealthy_stages() if daemon.ready.is_set() else ["starting"]
+        self._json({"ok": not problems, "problems": problems},
+                   HTTPStatus.OK if not problems else HTTPStatus.SERVICE_UNAVAILABLE)
+
+    def _thumbnail(self, verdict_id: str | None) -> None:
+        jpeg = self.server.station.thumbnail(verdict_id)
+        if jpeg is None:
+            self._send(HTTPStatus.NOT_FOUND, b"no thumbnail for this frame\n", "text/plain; charset=utf-8")
+        else:
+            # a verdict id names one frame's content for good, so the browser may keep it
+            self._send(HTTPStatus.OK, jpeg, "image/jpeg", cache=verdict_id is not None)
+
+    def _events(self) -> None:
+        station = self.server.station
+        client = station.open_stream()
+        try:
+            self.send_response(HTTPStatus.OK)
+            self.send_header("Content-Type", "text/event-stream; charset=utf-8")
+            self.send_header("Cache-Control", "no-store")
+            self.send_header("X-Accel-Buffering", "no")  # a reverse proxy must not hold events back
+            self.end_headers()
+            self.wfile.write(b"retry: 2000\n: connected\n\n")
+            self.wfile.flush()
+            while not client.dropped and not station.stopping:
+                try:
+                    message = client.events.get(timeout=_KEEPALIVE_S)
+                except queue.Empty:
+                    message = b": keep-alive\n\n"  # also finds out when the screen has gone away
+                if not isinstance(message, bytes):
+                    break
+                self.wfile.write(message)
+                self.wfile.flush()
+        finally:
+            station.close_stream(client)

@@ -1,0 +1,96 @@
+"""A small JPEG of a judged frame with its regions drawn in, for the station screen.
+
+Rendered on request from the file on disk, on an HTTP thread, never while a frame is judged.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+# Per-class outline colours as CSS hex, shared with the page's legend. Red is kept for failing
+# regions so a problem never looks like an ordinary class.
+CLASS_COLOURS = {
+    "specimen": "#2ecc40",
+    "label": "#3d9dff",
+    "type_label": "#ff4fd8",
+    "barcode": "#ffdc00",
+    "colour_chart": "#ff9f1a",
+    "scale_bar": "#39e6e6",
+    "stamp": "#b388ff",
+}
+FAILING_COLOUR = "#ff1f1f"
+_OTHER_COLOUR = "#dddddd"
+THUMBNAIL_MAX_SIDE = 900
+JPEG_QUALITY = 85
+
+
+def hex_to_bgr(colour: str) -> tuple[int, int, int]:
+    value = colour.lstrip("#")
+    red, green, blue = (int(value[i:i + 2], 16) for i in (0, 2, 4))
+    return blue, green, red
+
+
+def failing_region_ids(verdict: Mapping[str, Any]) -> set[int]:
+    """Regions that failing checks name: the ones the photographer must look at."""
+    return {int(region) for check in verdict.get("checks", []) if check.get("status") == "fail"
+            for region in check.get("regions", [])}
+
+
+def read_reduced(path: Path) -> np.ndarray | None:
+    """The frame at a quarter of its size (JPEG decodes that directly, at a fraction of the cost)."""
+    image = cv2.imread(str(path), cv2.IMREAD_REDUCED_COLOR_4)
+    if image is None or image.size == 0:
+        return None
+    return image
+
+
+def draw_regions(image: np.ndarray, verdict: Mapping[str, Any], max_side: int = THUMBNAIL_MAX_SIDE) -> np.ndarray:
+    """Fit `image` (the frame at any scale) into max_side and outline the verdict's regions on it."""
+    height, width = image.shape[:2]
+    fit = min(1.0, max_side / max(height, width))
+    if fit < 1.0:
+        image = cv2.resize(image, (max(1, round(width * fit)), max(1, round(height * fit))),
+                           interpolation=cv2.INTER_AREA)
+    else:
+        image = image.copy()
+    height, width = image.shape[:2]
+    # regions are in pixels of the original frame; the verdict says how large that was
+    scale_x = width / float(verdict.get("width") or width)
+    scale_y = height / float(verdict.get("height") or height)
+    failing = failing_region_ids(verdict)
+    thickness = max(2, round(max(height, width) / 250))
+    regions = sorted(verdict.get("regions", []), key=lambda r: r["id"] in failing)  # failing ones drawn on top
+    for region in regions:
+        x0, y0, x1, y1 = region["bbox"]
+        p0 = (int(x0 * scale_x), int(y0 * scale_y))
+        p1 = (max(p0[0] + 1, int(x1 * scale_x) - 1), max(p0[1] + 1, int(y1 * scale_y) - 1))
+        if region["id"] in failing:
+            shade = image.copy()
+            cv2.rectangle(shade, p0, p1, hex_to_bgr(FAILING_COLOUR), -1)
+            cv2.addWeighted(shade, 0.3, image, 0.7, 0, dst=image)
+            cv2.rectangle(image, p0, p1, hex_to_bgr(FAILING_COLOUR), thickness * 2)
+        else:
+            cv2.rectangle(image, p0, p1, hex_to_bgr(CLASS_COLOURS.get(region["class"], _OTHER_COLOUR)), thickness)
+    return image
+
+
+def render_thumbnail(verdict: Mapping[str, Any], max_side: int = THUMBNAIL_MAX_SIDE) -> bytes | None:
+    """JPEG bytes, or None when the frame is gone, replaced since it was judged, or unreadable."""
+    path = Path(verdict["file"])
+    try:
+        size = os.stat(path).st_size
+    except OSError:
+        return None
+    if verdict.get("size_bytes") is not None and size != verdict["size_bytes"]:
+        return None  # a retake saved under the same name: these regions belong to the old frame
+    image = read_reduced(path)
+    if image is None:
+        return None
+    ok, buffer = cv2.imencode(".jpg", draw_regions(image, verdict, max_side), [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+    return buffer.tobytes() if ok else None
