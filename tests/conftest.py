@@ -17,6 +17,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from edge.config import Settings, load_settings
+from edge.daemon import Daemon
 from tests.broker import Broker
 from tests.toy_model import build_toy_model
 
@@ -132,3 +133,31 @@ def station(tmp_path: Path, toy_model: Path) -> Callable[..., Settings]:
         return load_settings(None, base)
 
     return make
+
+
+class Running:
+    def __init__(self, settings: Settings) -> None:
+        self.daemon = Daemon(settings)
+        self.daemon.start()
+        self.thread = threading.Thread(target=self.daemon.work, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.daemon.stop_requested.set()
+        self.thread.join(timeout=10)
+        self.daemon.shutdown()
+
+
+@pytest.fixture
+def run_daemon() -> Iterator[Callable[[Settings], Running]]:
+    started: list[Running] = []
+
+    def start(settings: Settings) -> Running:
+        r = Running(settings)
+        started.append(r)
+        return r
+
+    yield start
+    for r in started:
+        if r.thread.is_alive():
+            r.stop()

@@ -3,47 +3,17 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from edge.config import Settings
-from edge.daemon import Daemon
 from tests.broker import Broker
-from tests.conftest import Subscriber, wait_for
+from tests.conftest import Running, Subscriber, wait_for
 from tests.frames import draw_sheet, jpeg_bytes, write_atomically
-
-
-class Running:
-    def __init__(self, settings: Settings) -> None:
-        self.daemon = Daemon(settings)
-        self.daemon.start()
-        self.thread = threading.Thread(target=self.daemon.work, daemon=True)
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.daemon.stop_requested.set()
-        self.thread.join(timeout=10)
-        self.daemon.shutdown()
-
-
-@pytest.fixture
-def run_daemon() -> Iterator[Callable[[Settings], Running]]:
-    started: list[Running] = []
-
-    def start(settings: Settings) -> Running:
-        r = Running(settings)
-        started.append(r)
-        return r
-
-    yield start
-    for r in started:
-        if r.thread.is_alive():
-            r.stop()
 
 
 def journal_rows(state_dir: Path) -> list[tuple[str, str]]:

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -20,27 +20,12 @@ import yaml
 
 from edge.config import Settings
 from tests.broker import Broker, free_port
-from tests.conftest import Subscriber, wait_for
+from tests.conftest import Running, Subscriber, wait_for
 from tests.frames import draw_sheet, jpeg_bytes, write_atomically
-from tests.test_daemon import Running, journal_rows
+from tests.test_daemon import journal_rows
 
 SMALL_GOOD = jpeg_bytes(draw_sheet(400, 600))
 SMALL_BAD = jpeg_bytes(draw_sheet(400, 600, chart=False))
-
-
-@pytest.fixture
-def run_daemon() -> Iterator[Callable[[Settings], Running]]:
-    started: list[Running] = []
-
-    def start(settings: Settings) -> Running:
-        r = Running(settings)
-        started.append(r)
-        return r
-
-    yield start
-    for r in started:
-        if r.thread.is_alive():
-            r.stop()
 
 
 def journal_ids(state: Path) -> list[tuple[str, str]]:

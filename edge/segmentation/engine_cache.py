@@ -13,11 +13,11 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from edge.atomic_files import atomic_write
 from edge.config import ConfigError, parse_yaml
 from edge.segmentation.model_card import ModelCard, file_sha256
 
@@ -201,26 +201,6 @@ def _other_engines(engine_dir: Path, model_name: str, skip: Path) -> list[tuple[
             continue
     found.sort(key=lambda item: item[0], reverse=True)
     return [(plan, key) for _, plan, key in found]
-
-
-def atomic_write(path: Path, data: bytes | bytearray | memoryview) -> None:
-    """Temp file in the same folder, fsync, rename, fsync the folder: readers see old or new, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 def write_engine(paths: EnginePaths, plan: bytes | bytearray | memoryview, key: EngineKey, *,

@@ -7,54 +7,13 @@ complete beside it.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 
+from edge.atomic_files import atomic_copy, atomic_write
 from edge.config import DirectoryUpstream
 from edge.journal import Journal, OutboxMessage
 from edge.sinks.base import DeliveryError, OutboxSink
-
-
-def atomic_copy(src: Path, dest: Path) -> str:
-    """Copy src to dest atomically; returns the sha256 of what was copied."""
-    digest = hashlib.sha256()
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
-    try:
-        with os.fdopen(fd, "wb") as out, open(src, "rb") as inp:
-            for chunk in iter(lambda: inp.read(1 << 20), b""):
-                digest.update(chunk)
-                out.write(chunk)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp_name, dest)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
-    return digest.hexdigest()
-
-
-def atomic_write(dest: Path, data: bytes) -> None:
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp_name, dest)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class DirectorySink(OutboxSink):
@@ -87,7 +46,3 @@ class DirectorySink(OutboxSink):
                 copied_crops.append({**crop, "path": src.name})
         sidecar["crops"] = copied_crops
         atomic_write(self.folder / f"{stem}.json", json.dumps(sidecar, indent=1).encode())
-        try:
-            _fsync_dir(self.folder)
-        except OSError:
-            pass  # some network filesystems refuse fsync on folders; the renames are still atomic
