@@ -1,0 +1,123 @@
+"""The station server's endpoints against a daemon judging real frames."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import re
+import threading
+import time
+from typing import Any
+from urllib.parse import urlsplit
+
+import cv2
+import numpy as np
+
+from tests.conftest import wait_for
+from tests.frames import write_atomically
+from tests.station.conftest import GOOD, NO_CHART, NO_CHART_REASON, Served
+from tests.station.test_metrics import parse_exposition, sample
+
+
+class EventStream:
+    """Reads /events on a thread of its own and keeps every event it receives."""
+
+    def __init__(self, url: str) -> None:
+        parts = urlsplit(url)
+        self.connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=30)
+        self.connection.request("GET", "/events")
+        self.response = self.connection.getresponse()
+        self.events: list[tuple[str, dict[str, Any]]] = []
+        self.closed = threading.Event()
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self) -> None:
+        event, data = "message", ""
+        try:
+            for raw in self.response:
+                line = raw.decode().rstrip("\n")
+                if line.startswith("event:"):
+                    event = line[6:].strip()
+                elif line.startswith("data:"):
+                    data += line[5:].strip()
+                elif not line and data:
+                    self.events.append((event, json.loads(data)))
+                    event, data = "message", ""
+        except OSError:
+            pass
+        self.closed.set()
+
+    def verdicts(self) -> list[dict[str, Any]]:
+        return [data for event, data in self.events if event == "verdict"]
+
+
+def test_state_before_any_frame(served: Served) -> None:
+    status, content_type, body = served.get("/state.json")
+    assert status == 200 and content_type == "application/json"
+    state = json.loads(body)
+    assert state["station"] == "test-1" and state["ready"] is True and state["unhealthy"] == []
+    assert state["latest"] is None and state["history"] == []
+    assert state["model"]["backend"] == "onnxruntime" and len(state["model"]["sha256"]) == 64
+    assert state["class_colours"]["colour_chart"].startswith("#")
+
+
+def test_events_metrics_and_thumbnail_follow_a_dropped_frame(served: Served) -> None:
+    stream = EventStream(served.url)
+    assert stream.response.status == 200
+    assert stream.response.headers["Content-Type"].startswith("text/event-stream")
+    wait_for(lambda: served.server._clients, 5)  # subscribed before the frame lands
+    write_atomically(served.hot / "nochart.jpg", NO_CHART)
+    assert wait_for(lambda: stream.verdicts(), 15), "no verdict event"
+    event = stream.verdicts()[0]
+    assert event["verdict"] == "retake" and event["file"] == "nochart.jpg"
+    assert event["reasons"][0]["check"] == "colour_chart"
+    assert event["reasons"][0]["message"].startswith(NO_CHART_REASON)
+    assert event["stats"]["frames"] == {"retake": 1}
+
+    state = json.loads(served.get("/state.json")[2])
+    assert state["latest"]["id"] == event["id"] and [h["id"] for h in state["history"]] == [event["id"]]
+
+    status, content_type, body = served.get("/metrics")
+    assert status == 200 and content_type.startswith("text/plain; version=0.0.4")
+    samples = parse_exposition(body.decode())
+    assert sample(samples, "specimen_edge_frames_total", verdict="retake") == 1
+    assert sample(samples, "specimen_edge_frames_total", verdict="accept") == 0
+    assert sample(samples, "specimen_edge_reasons_total", verdict="retake", check="colour_chart") == 1
+    assert sample(samples, "specimen_edge_stage_duration_seconds_count", stage="segment") == 1
+    assert sample(samples, "specimen_edge_queue_depth") == 0
+    assert sample(samples, "specimen_edge_ready") == 1
+    assert sample(samples, "specimen_edge_retake_needed") == 1
+    info = served.daemon.pipeline.segmenter.info  # type: ignore[union-attr]
+    assert sample(samples, "specimen_edge_model_info", backend="onnxruntime", sha256=info.sha256 or "") == 1
+    assert sample(samples, "specimen_edge_sink_backlog", sink="jsonl") is not None
+
+    status, content_type, body = served.get(f"/thumbnail.jpg?id={event['id']}")
+    assert status == 200 and content_type == "image/jpeg"
+    thumb = cv2.imdecode(np.frombuffer(body, np.uint8), cv2.IMREAD_COLOR)
+    assert thumb is not None and thumb.shape[:2] == (1800 // 4, 1200 // 4)  # quarter-size decode, unscaled
+    assert served.get("/thumbnail.jpg?id=no-such-verdict")[0] == 404
+
+    write_atomically(served.hot / "good.jpg", GOOD)
+    assert wait_for(lambda: len(stream.verdicts()) == 2, 15)
+    assert stream.verdicts()[1]["verdict"] == "accept" and stream.verdicts()[1]["reasons"] == []
+    samples = parse_exposition(served.get("/metrics")[2].decode())
+    assert sample(samples, "specimen_edge_frames_total", verdict="accept") == 1
+    assert sample(samples, "specimen_edge_retake_needed") == 0
+
+    # a stop closes open streams at once instead of leaving them to the keep-alive timeout
+    started = time.monotonic()
+    served.stop()
+    assert stream.closed.wait(5) and time.monotonic() - started < 8
+
+
+def test_page_is_self_contained_and_other_paths_are_not_found(served: Served) -> None:
+    status, content_type, body = served.get("/")
+    page = body.decode()
+    assert status == 200 and content_type.startswith("text/html")
+    assert "EventSource" in page and "AudioContext" in page
+    # works offline: nothing is fetched from another origin
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page), "external asset"
+    assert "url(http" not in page and "@import" not in page
+    assert served.get("/healthz")[0] == 200
+    assert served.get("/nothing-here")[0] == 404
