@@ -100,7 +100,7 @@ def segmentation_loss(
     # Dice against area-averaged one-hot targets at the logits' resolution: the same signal for a
     # fraction of the cost of a full-resolution softmax.
     onehot = F.one_hot(target, NUM_CLASSES).permute(0, 3, 1, 2).float()
-    soft = F.adaptive_avg_pool2d(onehot, logits.shape[-2:])
+    soft = F.adaptive_avg_pool2d(onehot, (int(logits.shape[-2]), int(logits.shape[-1])))
     prob = logits.softmax(dim=1)
     inter = (prob * soft).sum(dim=(0, 2, 3))
     denom = prob.sum(dim=(0, 2, 3)) + soft.sum(dim=(0, 2, 3))
