@@ -6,7 +6,7 @@ from __future__ import annotations
 from edge.qc.base import CheckResult, FrameContext, Status
 from edge.qc.chart_analysis import chart_grids
 from edge.qc.scale import frame_px_per_mm
-from edge.qc.sharpness import crop_for_sharpness, reblur_sharpness, resample_to_scale, to_gray_float
+from edge.qc.sharpness import crop_for_sharpness, reblur_measure, resample_to_scale, to_gray_float
 
 # Region groups in order of importance; text must be legible above all. Labels and type labels
 # are one group: the sheet is flat, so its best-focused text tells the focus.
@@ -26,19 +26,20 @@ class BlurCheck:
         for class_name, members in _GROUPS:
             wanted = [c for c in members if c in settings.classes]
             regions = sorted(frame.regions_of(*wanted), key=lambda r: r.area_px, reverse=True)
-            values: list[float] = []
+            measured: list[tuple[float, float]] = []
             ids: list[int] = []
             for region in regions[:_MAX_REGIONS_PER_GROUP]:
                 gray = to_gray_float(crop_for_sharpness(frame.image, region.bbox))
-                value = reblur_sharpness(resample_to_scale(gray, px_per_mm, settings.normalise_px_per_mm))
-                if value is not None:
-                    values.append(value)
+                result = reblur_measure(resample_to_scale(gray, px_per_mm, settings.normalise_px_per_mm))
+                if result is not None:
+                    measured.append(result)
                     ids.append(region.id)
-            if values:
-                # The best-focused region of the group decides (a low one is usually blank paper or
-                # a segmenter's mistake), and the first group that has one: a specimen soft in
-                # depth with a sharp label is in focus. The rest is not measured (time budget).
-                by_class[class_name] = (max(values), ids)
+            if measured:
+                # The region with the most detail (the most print) decides: a near-blank one says
+                # little, and a segmenter's stray region on bare paper reads JPEG blocks as sharp.
+                # The first group that has one decides: a specimen soft in depth with a sharp label
+                # is in focus. The rest is not measured (time budget).
+                by_class[class_name] = (max(measured, key=lambda m: m[1])[0], ids)
                 break
         if not by_class:
             return CheckResult(self.name, "ok", "No label or specimen region to measure sharpness on.",

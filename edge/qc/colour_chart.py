@@ -16,14 +16,18 @@ def chart_cut_off(region: Region, grid: ChartGrid, width: int, height: int, marg
     (its flat area continues out of shot); a chart lying flush with the edge keeps a rim."""
     if not touches_edge(region.bbox, width, height, margin_fraction) or not grid.patches:
         return False
-    x0, y0 = region.bbox[0], region.bbox[1]
+    x0, y0, x1, y1 = region.bbox
     # patch areas are found one eroded pixel inside their edges
     clearance = 1.5 * grid.analysed_scale + 0.5
     for patch in grid.patches:
         cx, cy = x0 + patch.centre[0], y0 + patch.centre[1]
         half_w, half_h = patch.size[0] / 2, patch.size[1] / 2
-        if (cx - half_w < clearance or cy - half_h < clearance or cx + half_w > width - clearance
-                or cy + half_h > height - clearance):
+        left, top, right, bottom = cx - half_w, cy - half_h, cx + half_w, cy + half_h
+        # a flat area cut by the region's own box inside the frame is chart background, not a patch
+        if ((x0 > 0 and left - x0 < clearance) or (y0 > 0 and top - y0 < clearance)
+                or (x1 < width and x1 - right < clearance) or (y1 < height and y1 - bottom < clearance)):
+            continue
+        if left < clearance or top < clearance or right > width - clearance or bottom > height - clearance:
             return True
     return False
 

@@ -22,22 +22,39 @@ def to_gray_float(crop: np.ndarray) -> np.ndarray:
     return gray.astype(np.float32) * np.float32(scale)
 
 
+# Crops whose mean step between neighbouring pixels is under this (grey levels of 255) are too
+# flat to judge: on bare paper the JPEG block edges alone would read as sharp.
+MIN_DETAIL = 1.0
+
+
 def reblur_sharpness(gray: np.ndarray) -> float | None:
     """Sharpness in [0, 1] of a grey float32 crop, or None when the crop is flat or tiny."""
+    measured = reblur_measure(gray)
+    return None if measured is None else measured[0]
+
+
+def reblur_measure(gray: np.ndarray) -> tuple[float, float] | None:
+    """(sharpness in [0, 1], detail: mean step between neighbouring pixels) of a grey float32 crop,
+    or None when the crop is too small or too flat to judge."""
     if gray.shape[0] < _KERNEL * 2 or gray.shape[1] < _KERNEL * 2:
         return None
     blurred_v = cv2.blur(gray, (1, _KERNEL))
     blurred_h = cv2.blur(gray, (_KERNEL, 1))
     losses = []
+    details = []
     for axis, blurred in ((0, blurred_v), (1, blurred_h)):
         d_f = np.abs(np.diff(gray, axis=axis))
         d_b = np.abs(np.diff(blurred, axis=axis))
         s_f = float(d_f.sum())
+        details.append(s_f / d_f.size)
         if s_f < 1e-6 * d_f.size * 255:
             return None
         s_v = float(np.maximum(d_f - d_b, 0).sum())
         losses.append((s_f - s_v) / s_f)
-    return 1.0 - max(losses)
+    detail = max(details)
+    if detail < MIN_DETAIL:
+        return None
+    return 1.0 - max(losses), detail
 
 
 def crop_for_sharpness(image: np.ndarray, bbox: tuple[int, int, int, int],

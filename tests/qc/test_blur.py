@@ -84,3 +84,15 @@ def test_resampling_only_above_the_target_scale() -> None:
     assert resample_to_scale(gray, 24.0, 12.0).shape == (50, 100)
     assert resample_to_scale(gray, 8.0, 12.0).shape == (100, 200)
     assert resample_to_scale(gray, None, 12.0).shape == (100, 200)
+
+
+def test_a_stray_region_on_bare_paper_does_not_hide_a_blurred_label(herbarium: ProfileSettings) -> None:
+    # JPEG block edges on nearly blank paper read as sharp; the region with the print must decide
+    noise = np.random.default_rng(2).normal(0, 0.7, (1600, 1200, 3))  # sensor noise, paper texture
+    noisy = np.clip(label_frame(3.0) + noise, 0, 255).astype(np.uint8)
+    ok, buf = cv2.imencode(".jpg", noisy, [cv2.IMWRITE_JPEG_QUALITY, 92])
+    assert ok
+    image = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+    regions = [region(0, "label", LABEL), region(1, "type_label", (100, 100, 400, 300))]
+    result = BlurCheck().run(FrameContext(image, regions, herbarium))
+    assert result.status == "fail" and result.regions == [0]
