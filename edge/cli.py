@@ -48,6 +48,7 @@ def _image_files(paths: Sequence[str], extensions: Sequence[str]) -> tuple[list[
 
 def cmd_check(args: argparse.Namespace) -> int:
     from edge.pipeline import FramePipeline
+    from edge.progress import CheckProgress
     from edge.verdict import summary_line
 
     overrides: dict[str, Any] = {}
@@ -57,8 +58,12 @@ def cmd_check(args: argparse.Namespace) -> int:
         overrides["segmenter"] = {"backend": args.backend}
     settings = _settings(args, overrides)
     files, missing = _image_files(args.paths, settings.watch.extensions)
+    # the bar is for a person watching; --progress forces it (e.g. under `script` or a CI log)
+    show_progress = sys.stderr.isatty() if args.progress is None else args.progress
+    progress = CheckProgress(len(files), sys.stderr, enabled=show_progress)
     for raw in missing:
         print(f"specimen-edge check: {raw}: no such file or folder", file=sys.stderr)
+        progress.count("error", ["missing"])
     if not files and not missing:
         print("specimen-edge check: no image files found", file=sys.stderr)
         return EXIT_USAGE
@@ -68,24 +73,30 @@ def cmd_check(args: argparse.Namespace) -> int:
     pipeline = FramePipeline(settings)
     outcome = {"accept": 0, "retake": 0, "error": len(missing)}
     try:
-        for path in files:
-            try:
-                judgement = pipeline.judge(path.absolute(), want_class_map=masks_dir is not None)
-            except FileNotFoundError:
-                print(f"specimen-edge check: {path}: removed before it could be read", file=sys.stderr)
-                outcome["error"] += 1
-                continue
-            verdict = judgement.verdict
-            outcome[verdict["verdict"]] += 1
-            if args.json:
-                sys.stdout.write(json.dumps(verdict, separators=(",", ":")) + "\n")
-                sys.stdout.flush()
-            else:
-                print(summary_line(verdict))
-            if masks_dir is not None and judgement.class_map is not None:
-                cv2.imwrite(str(masks_dir / f"{path.stem}.classes.png"), judgement.class_map)
+        with progress:
+            for path in files:
+                try:
+                    judgement = pipeline.judge(path.absolute(), want_class_map=masks_dir is not None)
+                except FileNotFoundError:
+                    progress.clear()
+                    print(f"specimen-edge check: {path}: removed before it could be read", file=sys.stderr)
+                    outcome["error"] += 1
+                    progress.advance("error", ["removed"])
+                    continue
+                verdict = judgement.verdict
+                outcome[verdict["verdict"]] += 1
+                progress.before_output(sys.stdout)
+                if args.json:
+                    sys.stdout.write(json.dumps(verdict, separators=(",", ":")) + "\n")
+                    sys.stdout.flush()
+                else:
+                    print(summary_line(verdict))
+                if masks_dir is not None and judgement.class_map is not None:
+                    cv2.imwrite(str(masks_dir / f"{path.stem}.classes.png"), judgement.class_map)
+                progress.advance(verdict["verdict"], [r["check"] for r in verdict["reasons"]])
     finally:
         pipeline.close()
+    progress.finish()
     if outcome["error"]:
         return EXIT_UNREADABLE
     return EXIT_RETAKE if outcome["retake"] else EXIT_ACCEPTED
@@ -140,6 +151,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--masks", metavar="DIR", help="write each frame's class map as DIR/<stem>.classes.png")
     check.add_argument("--backend", choices=["onnxruntime", "tensorrt", "auto"],
                        help="inference backend (overrides segmenter.backend)")
+    check.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                       help="progress bar and a summary table on stderr (default: when stderr is a terminal)")
     check.add_argument("paths", nargs="+", metavar="PATH")
     check.set_defaults(func=cmd_check)
 
