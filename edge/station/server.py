@@ -269,14 +269,10 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("X-Content-Type-Options", "nosniff")
         self.send_header("Content-Security-Policy", _CONTENT_SECURITY_POLICY)
         self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
+        self.wfile.write(body)
 
     def _json(self, document: Any, status: HTTPStatus = HTTPStatus.OK) -> None:
         self._send(status, json.dumps(document, separators=(",", ":")).encode(), "application/json")
-
-    def do_HEAD(self) -> None:
-        self.do_GET()
 
     def do_GET(self) -> None:
         station = self.server.station
