@@ -106,5 +106,5 @@ def test_screen_turns_red_with_the_reason_then_green(served: Served, browser: An
     # the daemon going away must not leave a stale verdict on screen
     served.stop()
     wait_until(browser, lambda d: screen(d)["status"] == "offline", "a lost connection was not shown")
-    assert screen(browser)["word"] == "NO CONNECTION"
+    assert screen(browser)["word"] == "OFFLINE" and "cannot reach" in screen(browser)["reasons"][0]
     browser.save_screenshot(str(tmp_path / "3-no-connection.png"))
