@@ -61,23 +61,32 @@ class Counters:
     last: dict[str, Any] | None = None
     started_at: float = field(default_factory=time.time)
     recent: deque[tuple[float, str]] = field(default_factory=deque)  # (time, verdict) over the last hour
+    # written by the judging thread, read by the MQTT, systemd and HTTP threads
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add(self, verdict: dict[str, Any]) -> None:
-        now = time.time()
-        self.frames[verdict["verdict"]] += 1
-        self.reasons.update(r["check"] for r in verdict["reasons"])
-        self.recent.append((now, verdict["verdict"]))
-        self.last = {"file": Path(verdict["file"]).name, "verdict": verdict["verdict"],
-                     "reasons": [r["message"] for r in verdict["reasons"]], "processed_at": verdict["processed_at"]}
+        with self.lock:
+            self.frames[verdict["verdict"]] += 1
+            self.reasons.update(r["check"] for r in verdict["reasons"])
+            self.recent.append((time.time(), verdict["verdict"]))
+            self.last = {"file": Path(verdict["file"]).name, "verdict": verdict["verdict"],
+                         "reasons": [r["message"] for r in verdict["reasons"]],
+                         "processed_at": verdict["processed_at"]}
 
     def hourly(self) -> tuple[int, float]:
         """Frames in the last hour and the share of them sent back, in percent."""
         cutoff = time.time() - 3600
-        while self.recent and self.recent[0][0] < cutoff:
-            self.recent.popleft()
-        count = len(self.recent)
-        bad = sum(1 for _, v in self.recent if v != "accept")
+        with self.lock:
+            while self.recent and self.recent[0][0] < cutoff:
+                self.recent.popleft()
+            count = len(self.recent)
+            bad = sum(1 for _, v in self.recent if v != "accept")
         return count, round(100.0 * bad / count, 1) if count else 0.0
+
+    def snapshot(self) -> tuple[dict[str, int], dict[str, int], dict[str, Any] | None, int]:
+        """Frames by verdict, reasons, the last verdict and the total, read consistently."""
+        with self.lock:
+            return dict(self.frames), dict(self.reasons), self.last, sum(self.frames.values())
 
 
 class Daemon:
@@ -167,16 +176,16 @@ class Daemon:
     def state(self) -> dict[str, Any]:
         journal = self.journal
         per_hour, retake_rate = self.counters.hourly()
-        last = self.counters.last
+        frames, reasons, last, _ = self.counters.snapshot()
         return {
             "station": self.settings.station,
             "updated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "retake_needed": bool(last and last["verdict"] != "accept"),
             "frames_per_hour": per_hour,
             "retake_rate_percent": retake_rate,
-            "frames": dict(self.counters.frames),
-            "reasons": dict(self.counters.reasons),
-            "last": self.counters.last,
+            "frames": frames,
+            "reasons": reasons,
+            "last": last,
             "queue_depth": self.frames.depth(),
             "outbox_depth": journal.backlog() if journal is not None else 0,
             "sinks": {sink.sink: {"backlog": journal.backlog(sink.sink) if journal else 0, "error": sink.last_error}
@@ -199,7 +208,7 @@ class Daemon:
 
     def _status_line(self) -> str:
         per_hour, retake_rate = self.counters.hourly()
-        return (f"{sum(self.counters.frames.values())} frames judged, {per_hour}/h, retakes {retake_rate}%, "
+        return (f"{self.counters.snapshot()[3]} frames judged, {per_hour}/h, retakes {retake_rate}%, "
                 f"queue {self.frames.depth()}, outbox {self.journal.backlog() if self.journal else 0}")
 
     def _supervise(self) -> None:

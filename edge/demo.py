@@ -118,17 +118,18 @@ def run_demo(keep: bool = False) -> int:
         _say(f"capture: {broken.name} (the transfer is cut off half way)")
         broken.write_bytes(frames[0].read_bytes()[: frames[0].stat().st_size // 2])
         deadline = time.monotonic() + 60
-        while sum(daemon.counters.frames.values()) < expected and time.monotonic() < deadline:
+        while daemon.counters.snapshot()[3] < expected and time.monotonic() < deadline:
             time.sleep(0.1)
         time.sleep(0.5)
-        counts = daemon.counters.frames
+        counts = daemon.counters.snapshot()[0]
         _say("")
         _say("verdicts (from the journal, also in verdicts.jsonl):")
         for line in (state / "verdicts.jsonl").read_text().splitlines() if (state / "verdicts.jsonl").exists() else []:
             verdict = json.loads(line)
             colour = GREEN if verdict["verdict"] == "accept" else RED
             _say("  " + summary_line(verdict), colour)
-        _say(f"accepted {counts['accept']}, retake {counts['retake']}, unreadable {counts['error']}")
+        _say(f"accepted {counts.get('accept', 0)}, retake {counts.get('retake', 0)}, "
+             f"unreadable {counts.get('error', 0)}")
         daemon.stop_requested.set()
         worker.join(timeout=30)
     finally:

@@ -8,4 +8,4 @@ bash scripts/setup-env.sh test
 .venv/bin/python -m pip install -q "torch==2.13.0"
 .venv/bin/ruff check .
 .venv/bin/mypy edge training bench
-SPECIMEN_EDGE_REQUIRE_BROKER=1 .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
+SPECIMEN_EDGE_REQUIRE_BROKER=1 SPECIMEN_EDGE_REQUIRE_BROWSER=1 .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
