@@ -35,11 +35,12 @@ class BlurCheck:
                     measured.append(result)
                     ids.append(region.id)
             if measured:
-                # The region with the most detail (the most print) decides: a near-blank one says
-                # little, and a segmenter's stray region on bare paper reads JPEG blocks as sharp.
-                # The first group that has one decides: a specimen soft in depth with a sharp label
-                # is in focus. The rest is not measured (time budget).
-                by_class[class_name] = (max(measured, key=lambda m: m[1])[0], ids)
+                # The best-focused region decides: the sheet is flat, so a softer one is a stray
+                # region (a stamp, a fold) rather than the focus; near-blank crops, where JPEG
+                # blocks would read as sharp, are not measured at all. The first group that has
+                # one decides: a specimen soft in depth with a sharp label is in focus. The rest is
+                # not measured (time budget).
+                by_class[class_name] = (max(m[0] for m in measured), ids)
                 break
         if not by_class:
             return CheckResult(self.name, "ok", "No label or specimen region to measure sharpness on.",
