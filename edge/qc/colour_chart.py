@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from edge.qc.base import CheckResult, FrameContext
-from edge.qc.chart_analysis import chart_grids
+from edge.qc.chart_analysis import chart_grids, grid_area_px
 from edge.qc.chart_grid import ChartGrid, is_chart
 from edge.qc.framing import touches_edge
 from edge.segmentation.regions import Region
@@ -45,11 +45,12 @@ class ColourChartCheck:
             confirmed = list(grids)
         margin = frame.profile.framing.edge_margin_fraction
         whole = [(r, g) for r, g in confirmed if not chart_cut_off(r, g, frame.width, frame.height, margin)]
-        big = [(r, g) for r, g in whole if r.area_px >= settings.min_area_fraction * frame_area]
-        largest = max((r.area_px / frame_area for r, _ in confirmed), default=0.0)
+        # the grid's own extent measures a chart the segmenter found only a piece of
+        big = [(r, g) for r, g in whole if max(r.area_px, grid_area_px(g)) >= settings.min_area_fraction * frame_area]
+        largest = max((max(r.area_px, grid_area_px(g)) / frame_area for r, g in confirmed), default=0.0)
         threshold = settings.min_area_fraction
         if big:
-            region, grid = max(big, key=lambda rg: rg[0].area_px)
+            region, grid = max(big, key=lambda rg: grid_area_px(rg[1]))
             return CheckResult(self.name, "ok", f"Colour chart in shot ({grid.count} patches found).",
                                value=round(largest, 5), threshold=threshold, regions=[region.id])
         if not settings.required:
