@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from edge.qc.base import CheckResult, FrameContext
 from edge.qc.chart_analysis import chart_grids, grid_area_px
 from edge.qc.chart_grid import ChartGrid, is_chart
@@ -19,7 +21,12 @@ def chart_cut_off(region: Region, grid: ChartGrid, width: int, height: int, marg
     x0, y0, x1, y1 = region.bbox
     # patch areas are found one eroded pixel inside their edges
     clearance = 1.5 * grid.analysed_scale + 0.5
-    for patch in grid.patches:
+    colours = np.array([p.colour_bgr for p in grid.patches])
+    for patch, colour in zip(grid.patches, colours, strict=True):
+        # a colour seen three times or more is the chart's card or ruler showing between marks;
+        # the patches themselves all differ
+        if int((np.linalg.norm(colours - colour, axis=1) < 18.0).sum()) >= 3:
+            continue
         cx, cy = x0 + patch.centre[0], y0 + patch.centre[1]
         half_w, half_h = patch.size[0] / 2, patch.size[1] / 2
         left, top, right, bottom = cx - half_w, cy - half_h, cx + half_w, cy + half_h
