@@ -26,8 +26,9 @@ _WORK_LONG_SIDE = 480
 _WORK_MIN_SHORT_SIDE = 64
 # Gradient (0..1 colour scale per pixel) above which a pixel is an edge, not a patch interior.
 _EDGE_GRADIENT = 0.05
-# Patches whose mean colours differ by less than this (8-bit units, Euclidean) count as one colour.
-_DISTINCT_COLOUR = 18.0
+# Patches whose mean colours differ by less than this (8-bit units, Euclidean) count as one colour:
+# a ruler's black and white blocks, with their JPEG and print variations, stay two colours.
+_DISTINCT_COLOUR = 40.0
 
 
 @dataclass(frozen=True)
