@@ -183,45 +183,53 @@ def build_card(
 
 
 def portable_command(command: str) -> str:
-    """The command with machine-specific absolute paths shortened to `runs/<name>`, so the card
-    says what was run without naming the machine it ran on."""
-    return " ".join(f"runs/{Path(t).name}" if t.startswith("/") else t for t in command.split())
+    """The command with machine-specific absolute paths shortened (`/x/y/runs/a/last.pt` ->
+    `runs/a/last.pt`, others to `runs/<name>`), so the card names no machine's folders."""
+
+    def short(token: str) -> str:
+        if not token.startswith("/"):
+            return token
+        parts = Path(token).parts
+        if "runs" in parts:
+            return "/".join(parts[len(parts) - parts[::-1].index("runs") - 1 :])
+        return f"runs/{Path(token).name}"
+
+    return " ".join(short(t) for t in command.split())
 
 
-def training_summary(info_path: Path) -> dict[str, Any]:
-    if not info_path.exists():
-        return {"note": "no train_info.json beside the checkpoint"}
-    info = json.loads(info_path.read_text())
-    keep = [
-        "command",
-        "seed",
-        "samples",
-        "long_side",
-        "crop_epochs",
-        "full_epochs",
-        "epochs_run",
-        "crop",
-        "batch",
-        "lr",
-        "width",
-        "generator",
-        "generator_fingerprint",
-        "cache_minutes",
-        "wall_minutes",
-        "torch",
-        "python",
-        "threads",
-        "date",
-    ]
-    out: dict[str, Any] = {k: info[k] for k in keep if k in info}
+TRAINING_KEYS = [
+    "command", "seed", "samples", "long_side", "crop_epochs", "full_epochs", "full_samples", "epochs_run",
+    "steps", "stopped_early", "crop", "batch", "lr", "width", "generator", "generator_fingerprint",
+    "cache_minutes", "wall_minutes",
+    "torch", "python", "threads", "date", "note",
+]  # fmt: skip
+
+
+def summarise_run(info: dict[str, Any]) -> dict[str, Any]:
+    """The card's record of one training run, and of the runs it started from, in order."""
+    out: dict[str, Any] = {k: info[k] for k in TRAINING_KEYS if k in info}
     if "command" in out:
         out["command"] = portable_command(out["command"])
     if info.get("history"):
         out["final_val_fg_miou"] = info["history"][-1]["val_fg_miou"]
     prev = info.get("initialised_from")
     if isinstance(prev, dict):
-        out["initialised_from"] = {k: prev[k] for k in keep if k in prev}
+        out["initialised_from"] = summarise_run(prev)
     return out
+
+
+def training_summary(info_path: Path) -> dict[str, Any]:
+    if not info_path.exists():
+        return {"note": "no train_info.json beside the checkpoint"}
+    summary = summarise_run(json.loads(info_path.read_text()))
+    # Total wall time over the chain of runs, since the shipped weights need all of them.
+    total = 0.0
+    node: Any = summary
+    while isinstance(node, dict):
+        total += float(node.get("wall_minutes", 0.0))
+        node = node.get("initialised_from")
+    summary["total_wall_minutes_all_stages"] = round(total, 1)
+    return summary
 
 
 def main() -> None:

@@ -204,7 +204,10 @@ def main(argv: list[str] | None = None) -> None:
     schedule = [(e, a.crop, a.batch) for e in range(a.epochs)]
     schedule += [(a.epochs + e, None, a.full_batch) for e in range(a.full_epochs)]
     epochs_done = 0
+    stop_file = a.out / "STOP"  # `touch OUT/STOP` ends the run after the current step, records kept
     for epoch, crop, batch in schedule:
+        if stop_file.exists():
+            break
         if crop is not None and a.max_minutes and (time.monotonic() - train_start) / 60 > a.max_minutes:
             print(f"time limit reached; skipping crop epoch {epoch}", flush=True)
             step = crop_steps  # jump the schedule to the whole-canvas phase
@@ -221,6 +224,9 @@ def main(argv: list[str] | None = None) -> None:
             opt.step()
             losses.append(loss.item())
             step += 1
+            if step % 10 == 0 and stop_file.exists():
+                print(f"stop file found; ending at step {step}", flush=True)
+                break
         iou = validation_iou(model, val_folder, val_seeds)
         fg = float(np.nanmean(iou[1:]))
         rec = {
@@ -252,9 +258,7 @@ def main(argv: list[str] | None = None) -> None:
         )
 
     wall = (time.monotonic() - started) / 60
-    command = "python -m training.train " + " ".join(
-        x for x in (sys.argv[1:] if argv is None else argv) if not x.startswith(str(Path.home()))
-    )
+    command = "python -m training.train " + " ".join(sys.argv[1:] if argv is None else argv)
     info = {
         "command": command,
         "seed": a.seed,
@@ -263,6 +267,8 @@ def main(argv: list[str] | None = None) -> None:
         "crop_epochs": a.epochs,
         "full_epochs": a.full_epochs,
         "epochs_run": epochs_done,
+        "steps": step,
+        "stopped_early": stop_file.exists(),
         "crop": list(a.crop),
         "batch": a.batch,
         "lr": a.lr,
