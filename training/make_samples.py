@@ -18,11 +18,11 @@ OUT = Path(__file__).resolve().parent.parent / "edge" / "samples"
 LONG_SIDE = 2400
 # (file name, seed, with_chart, blur sigma at this resolution)
 SAMPLES = (
-    ("BM000100001.jpg", 11, True, 0.0),
-    ("BM000100002.jpg", 12, True, 0.0),
+    ("BM000100001.jpg", 27, True, 0.0),
+    ("BM000100002.jpg", 11, True, 0.0),
     ("BM000100003_no_chart.jpg", 13, False, 0.0),
     ("BM000100004_out_of_focus.jpg", 14, True, 3.0),
-    ("BM000100005.jpg", 15, True, 0.0),
+    ("BM000100005.jpg", 20, True, 0.0),
 )
 
 
