@@ -10,10 +10,26 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
+from collections.abc import Callable
 
 from edge.journal import Journal, OutboxMessage
 
 log = logging.getLogger(__name__)
+
+
+def wait_until_delivered(journal: Journal, sink: str, wake: threading.Event, making_progress: Callable[[], bool],
+                         timeout: float) -> bool:
+    """Nudge a sink until its outbox rows are delivered; False on timeout or once it is stuck."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if journal.backlog(sink) == 0:
+            return True
+        if not making_progress():
+            return False
+        wake.set()
+        time.sleep(0.05)
+    return False
 
 
 class DeliveryError(Exception):
@@ -90,17 +106,7 @@ class OutboxSink(threading.Thread):
 
     def flush(self, timeout: float) -> bool:
         """Try to deliver what is pending now (for a clean stop)."""
-        import time
-
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.journal.backlog(self.sink) == 0:
-                return True
-            if self._failures:
-                return False
-            self.wake.set()
-            time.sleep(0.05)
-        return False
+        return wait_until_delivered(self.journal, self.sink, self.wake, lambda: not self._failures, timeout)
 
     def stop(self, drain_timeout: float = 5.0) -> None:
         self.flush(drain_timeout)

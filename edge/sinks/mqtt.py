@@ -24,6 +24,7 @@ from paho.mqtt.properties import Properties
 
 from edge.config import BrokerSettings, MqttTarget
 from edge.journal import Journal
+from edge.sinks.base import wait_until_delivered
 
 log = logging.getLogger(__name__)
 
@@ -208,15 +209,7 @@ class MqttPublisher(threading.Thread):
 
     def flush(self, timeout: float) -> bool:
         """Wait until this sink's outbox is empty (for a clean stop), up to timeout."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.journal.backlog(self.sink) == 0:
-                return True
-            if not self.connected.is_set():
-                return False
-            self.wake.set()
-            time.sleep(0.05)
-        return False
+        return wait_until_delivered(self.journal, self.sink, self.wake, self.connected.is_set, timeout)
 
     def stop(self, drain_timeout: float = 5.0) -> None:
         """Send what is pending, then `stopped` (acknowledged), then disconnect."""
