@@ -373,6 +373,7 @@ class Daemon:
                 continue
             try:
                 self.process(path)
+                self._failures.pop(path, None)
             except Exception as exc:
                 # A bug must not stop the line. The next scan offers the frame again; after a few
                 # failures it gets an error verdict, so nobody waits for it forever.

@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from edge.config import Settings
-from tests.broker import Broker, free_port
+from tests.broker import Broker
 from tests.conftest import Running, Subscriber, wait_for
 from tests.frames import draw_sheet, jpeg_bytes, write_atomically
 from tests.test_daemon import journal_rows
@@ -324,4 +324,3 @@ def test_alerts_command_prints_each_alert_once(broker: Broker) -> None:
         out, _ = proc.communicate(timeout=10)
     lines = out.splitlines()
     assert len(lines) == 1 and json.loads(lines[0])["id"] == alert["id"]
-    assert free_port() > 0
