@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 import torch
+import yaml
 from torch.nn import functional as F
 
 from edge.classes import CLASS_NAMES
@@ -46,6 +47,7 @@ from training.dataset import (
     load_sample,
 )
 from training.model import NUM_CLASSES, build_model, count_parameters
+from training.onnx_import import load_folded_onnx
 
 MEAN = (0.485, 0.456, 0.406)
 STD = (0.229, 0.224, 0.225)
@@ -130,6 +132,19 @@ def validation_iou(model: torch.nn.Module, folder: Path, seeds: list[int]) -> np
     return np.where(union > 0, inter / np.maximum(union, 1), np.nan)
 
 
+def previous_training_record(init: Path) -> Any:
+    """How the starting weights were made: the run's train_info.json, or the model card's record."""
+    if init.suffix == ".onnx":
+        card = init.with_suffix(".yaml")
+        if card.exists():
+            data = yaml.safe_load(card.read_text())
+            if isinstance(data, dict) and "training" in data:
+                return {"model": f"{data.get('name')} {data.get('version')}"} | dict(data["training"])
+        return init.name
+    prev = init.parent / "train_info.json"
+    return json.loads(prev.read_text()) if prev.exists() else init.name
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description="Train the segmenter on synthetic samples (CPU).")
     ap.add_argument("--cache", type=Path, default=DEFAULT_CACHE_ROOT)
@@ -150,7 +165,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--workers", type=int, default=2, help="processes generating the cache")
-    ap.add_argument("--init", type=Path, default=None, help="start from this checkpoint")
+    ap.add_argument(
+        "--init", type=Path, default=None, help="start from this checkpoint (.pt) or exported model (.onnx)"
+    )
     ap.add_argument("--max-minutes", type=float, default=0.0, help="stop crop epochs after this (0: no limit)")
     ap.add_argument("--out", type=Path, default=Path("runs/segmenter"))
     a = ap.parse_args(argv)
@@ -179,7 +196,11 @@ def main(argv: list[str] | None = None) -> None:
     )
 
     model = build_model(a.width)
-    if a.init is not None:
+    if a.init is not None and a.init.suffix == ".onnx":
+        # An exported model (BN folded): re-calibrate its batch norms on a batch of whole canvases.
+        calibration, _ = next(batches(folder, seeds[:16], 16, None, np.random.default_rng(a.seed)))
+        load_folded_onnx(model, a.init, calibration)
+    elif a.init is not None:
         model.load_state_dict(torch.load(a.init, map_location="cpu")["model"])
     print(
         f"parameters {count_parameters(model):,}; {len(seeds)} train / {len(val_seeds)} val samples",
@@ -284,8 +305,7 @@ def main(argv: list[str] | None = None) -> None:
         "history": history,
     }
     if a.init is not None:
-        prev = a.init.parent / "train_info.json"
-        info["initialised_from"] = json.loads(prev.read_text()) if prev.exists() else str(a.init.name)
+        info["initialised_from"] = previous_training_record(a.init)
     (a.out / "train_info.json").write_text(json.dumps(info, indent=1))
     print(f"done in {wall:.1f} min; checkpoint {a.out / 'last.pt'}", flush=True)
 

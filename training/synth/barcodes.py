@@ -92,6 +92,7 @@ def sticker(
     hrt: bool = True,
     cls_all: bool = True,
     module_mm: float | None = None,
+    header: str | None = None,
 ) -> Layer:
     """A barcode on a small white sticker; the class map marks the code, quiet zone and printed text.
 
@@ -101,9 +102,10 @@ def sticker(
     mod = modules(text, fmt)
     linear = mod.shape[0] == 1
     if linear:
-        mod_mm = float(rng.uniform(0.36, 0.5)) if fmt == "Code128" else float(rng.uniform(0.42, 0.55))
+        mod_mm = float(rng.uniform(0.3, 0.5)) if fmt == "Code128" else float(rng.uniform(0.36, 0.55))
         qz = 10
-        height_mm = float(rng.uniform(7, 14))
+        # Institution stickers with a printed header often have short bars on a wide strip.
+        height_mm = float(rng.uniform(4, 7)) if header else float(rng.uniform(7, 14))
     else:
         mod_mm = float(rng.uniform(0.45, 0.8)) if fmt == "DataMatrix" else float(rng.uniform(0.4, 0.6))
         qz = 2 if fmt == "DataMatrix" else 4
@@ -128,11 +130,21 @@ def sticker(
     text_h = 0
     if linear and hrt:
         text_h = max(int(round(3.0 * px_per_mm)), 6)
+    head_h = max(int(round(2.2 * px_per_mm)), 5) if (header and linear) else 0
     margin = int(round(float(rng.uniform(0.5, 2.5)) * px_per_mm))
-    sh, sw = code_h + text_h + 2 * margin, code_w + 2 * margin
+    side = int(round(float(rng.uniform(2, 12)) * px_per_mm)) if head_h else margin
+    sh, sw = head_h + code_h + text_h + 2 * margin, code_w + 2 * side
     lay = Layer.solid(sh, sw, paper_bgr, BARCODE if cls_all else 0)
     ink = np.zeros((sh, sw), np.float32)
-    ink[margin : margin + code_h, margin : margin + code_w] = dark * float(rng.uniform(0.85, 1.0))
+    top = margin + head_h
+    if head_h:
+        hc = InkCanvas(head_h, sw - 2)
+        font = pick_font(rng, "sans")
+        size = max(int(head_h * 0.75), 4)
+        tw, _ = hc.text_size(header or "", font, "sans", size)
+        hc.text(max(0, (sw - 2 - tw) // 2), 0, header or "", font, "sans", size)
+        ink[margin : margin + head_h, 1 : sw - 1] = hc.array() / 255.0
+    ink[top : top + code_h, side : side + code_w] = dark * float(rng.uniform(0.85, 1.0))
     if text_h:
         tc = InkCanvas(text_h, code_w)
         style = "mono" if rng.random() < 0.5 else "sans"
@@ -140,13 +152,13 @@ def sticker(
         size = max(int(text_h * 0.8), 5)
         tw, _ = tc.text_size(text, font, style, size)
         tc.text(max(0, (code_w - tw) // 2), 0, text, font, style, size)
-        ink[margin + code_h : margin + code_h + text_h, margin : margin + code_w] = tc.array() / 255.0
+        ink[top + code_h : top + code_h + text_h, side : side + code_w] = tc.array() / 255.0
     ink_arr = np.array(ink_bgr, np.float32)
     lay.bgr = (lay.bgr * (1 - ink[..., None]) + ink_arr * ink[..., None]).astype(np.uint8)
     if not cls_all:
-        lay.cls[margin : margin + code_h + text_h, margin : margin + code_w] = BARCODE
+        lay.cls[margin : top + code_h + text_h, side : side + code_w] = BARCODE
     # Barcode box: the code with its quiet zone.
-    x0, y0, x1, y1 = margin, margin, margin + code_w, margin + code_h
+    x0, y0, x1, y1 = side, top, side + code_w, top + code_h
     lay.barcodes.append(
         BarcodeMark(text, fmt, np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], np.float64))
     )

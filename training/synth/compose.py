@@ -9,7 +9,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from . import barcodes, camera, charts, labels, objects, paper, plants, rulers, slides, stamps
+from . import barcodes, camera, charts, clutter, labels, objects, paper, plants, rulers, slides, stamps
 from .layer import Layer, grey
 
 KINDS = ("herbarium_sheet", "microscope_slide")
@@ -169,6 +169,13 @@ def _sheet_scene(rng: np.random.Generator, long_side: int, with_chart: bool) -> 
             old, *on_sheet(_u(rng, 0.2, 0.8) if right else 0.75, _u(rng, 0.08, 0.7)), rng.normal(0, 2)
         )
 
+    if rng.random() < 0.15:
+        # A colour photograph or painted plate of the living plant, mounted on the sheet: not specimen.
+        pw = int(sw * _u(rng, 0.2, 0.55))
+        ph = int(pw * _u(rng, 0.45, 1.1))
+        photo = clutter.field_photo(rng, pw, ph)
+        canvas.place(photo, *on_sheet(_u(rng, 0.2, 0.8), _u(rng, 0.1, 0.5)), rng.normal(0, 1))
+
     # Specimen: mostly above the labels, sometimes sprawling over the whole sheet.
     top_limit = label_top if rng.random() < 0.7 else sy1 - sh * 0.03
     # Drawn into a view of the sheet so the plant is clipped by the paper edge, never lying on the surround.
@@ -188,7 +195,12 @@ def _sheet_scene(rng: np.random.Generator, long_side: int, with_chart: bool) -> 
     # Barcode stickers go on after mounting, so they sit on the paper and mostly avoid the plant.
     for _ in range(int(rng.choice([0, 1, 1, 1, 1, 1, 2]))):
         fmt = barcodes.random_format(rng)
-        bc = barcodes.sticker(rng, barcodes.value_for(rng, fmt), fmt, ppm, grey(float(rng.uniform(238, 252))))
+        header = None
+        if fmt in ("Code128", "Code39") and rng.random() < 0.5:
+            header = "THE " + stamps.INSTITUTIONS[int(rng.integers(len(stamps.INSTITUTIONS)))]
+        bc = barcodes.sticker(
+            rng, barcodes.value_for(rng, fmt), fmt, ppm, grey(float(rng.uniform(238, 252))), header=header
+        )
         ang = 90.0 if rng.random() < 0.08 else float(rng.normal(0, 1.5))
         bw, bh = (bc.h, bc.w) if ang == 90.0 else (bc.w, bc.h)
         for attempt in range(6):
@@ -219,7 +231,10 @@ def _sheet_scene(rng: np.random.Generator, long_side: int, with_chart: bool) -> 
         pk = paper.packet(rng, int(pw * _u(rng, 0.55, 0.8)), pw, tone)
         fx = float(rng.choice([0.2, 0.8]))
         canvas.place(pk, *on_sheet(fx, float(rng.choice([0.1, 0.88]))), rng.normal(0, 2))
-    if rng.random() < 0.25:
+    for _ in range(int(rng.choice([0, 0, 1, 1, 2]))):
+        num = clutter.accession_number(rng, ppm)
+        canvas.place(_fit(num, sw * 0.4, sh * 0.05), *on_sheet(_u(rng, 0.05, 0.95), _u(rng, 0.02, 0.98)))
+    for _ in range(int(rng.choice([0, 0, 1, 1, 2]))):
         nw, nh = int(sw * _u(rng, 0.15, 0.35)), int(ppm * _u(rng, 4, 8))
         ink, col = labels.pencil_note(rng, nw, nh)
         x0, y0 = int(sx0 + sw * _u(rng, 0.05, 0.6)), int(sy0 + sh * _u(rng, 0.03, 0.95))
@@ -240,9 +255,14 @@ def _sheet_scene(rng: np.random.Generator, long_side: int, with_chart: bool) -> 
         tone,
     )
 
-    if rng.random() < 0.15:
-        d = objects.random_distractor(rng, ppm)
+    for _ in range(int(rng.choice([0, 0, 0, 1, 1, 2]))):
+        if rng.random() < 0.5:
+            d = objects.random_distractor(rng, ppm)
+        else:
+            d = clutter.metal_disc(rng, int(ppm * _u(rng, 15, 35)), _u(rng, 0.3, 0.55) if rng.random() < 0.4 else 0.0)
         canvas.place(d, *on_sheet(_u(rng, -0.05, 1.05), _u(rng, -0.03, 1.03)), _u(rng, 0, 180))
+    if rng.random() < 0.35:
+        clutter.random_edge_clutter(rng, (pad, pad, pad + out_w, pad + out_h), canvas)
     return Scene(canvas, out_w, out_h, pad)
 
 
@@ -260,6 +280,16 @@ def _charts_and_rulers(
     sx0, sy0, sx1, sy1 = sheet
     fx0, fy0, fx1, fy1 = frame
     want_ruler = rng.random() < 0.85
+    if layout in ("strip", "surround") and rng.random() < 0.15:
+        # A long ruler strip along a frame edge, partly cut by it.
+        r = rulers.ruler(rng, ppm, float(rng.choice([300, 400])))
+        vertical = bool(rng.random() < 0.5)
+        if vertical:
+            x = fx0 + r.h * _u(rng, -0.2, 0.5) if rng.random() < 0.5 else fx1 - r.h * _u(rng, -0.2, 0.5)
+            canvas.place(r, x, (fy0 + fy1) / 2 + rng.normal(0, (fy1 - fy0) * 0.1), 90.0)
+        else:
+            y = fy1 - r.h * _u(rng, -0.2, 0.5) if rng.random() < 0.6 else fy0 + r.h * _u(rng, -0.2, 0.5)
+            canvas.place(r, (fx0 + fx1) / 2 + rng.normal(0, (fx1 - fx0) * 0.1), y)
     if layout == "strip":
         # Small chart and a ruler on the surround strip beside the sheet.
         if strip_side in ("top", "bottom"):
@@ -268,7 +298,12 @@ def _charts_and_rulers(
             cy = (band[0] + band[1]) / 2
             x = fx0 + (fx1 - fx0) * _u(rng, 0.05, 0.2)
             if want_ruler:
-                r = _fit(rulers.ruler(rng, ppm, float(rng.choice([100, 150]))), (fx1 - fx0) * 0.6, bh * 0.8)
+                r = (
+                    rulers.scale_strip(rng, ppm, 100.0)
+                    if rng.random() < 0.5
+                    else rulers.ruler(rng, ppm, float(rng.choice([100, 150])))
+                )
+                r = _fit(r, (fx1 - fx0) * 0.6, bh * 0.8)
                 rx = x + r.w / 2
                 canvas.place(r, rx, cy + rng.normal(0, bh * 0.05), rng.normal(0, 0.5))
                 x = rx + r.w / 2 + (fx1 - fx0) * _u(rng, 0.03, 0.2)
@@ -288,7 +323,8 @@ def _charts_and_rulers(
                 canvas.place(c, cx, y + c.h / 2, 90.0 if rng.random() < 0.5 and c.w > c.h else 0.0)
                 y += max(c.w, c.h) + (fy1 - fy0) * 0.03
             if want_ruler:
-                r = _fit(rulers.ruler(rng, ppm, 100), (fy1 - fy0) * 0.6, bw * 0.85)
+                r = rulers.scale_strip(rng, ppm, 100.0) if rng.random() < 0.5 else rulers.ruler(rng, ppm, 100)
+                r = _fit(r, (fy1 - fy0) * 0.6, bw * 0.85)
                 canvas.place(r, cx, y + r.w / 2, 90.0)
         return
     if layout in ("fill", "flatbed") and rng.random() < 0.6:
@@ -338,10 +374,11 @@ def _charts_and_rulers(
         cy = min(max(cy, fy0 + c.h * 0.25), fy1 - c.h * 0.25)
         canvas.place(c, cx, cy, rng.normal(0, 1))
     if want_ruler:
-        if rng.random() < 0.25 and with_chart:
-            # Combined strip: a ruler with a column of colour patches; each part keeps its class.
-            r = rulers.ruler(rng, ppm, 100)
-            pc = charts.patch_column(rng, max(int(r.h * 0.45), 2), max(int(r.w * 0.45), 2))
+        if rng.random() < 0.4 and with_chart:
+            # Combined strip (NSII style): a long bare ruler with a column of colour patches at one end;
+            # each part keeps its class.
+            r = rulers.ruler(rng, ppm, float(rng.choice([100, 150, 200])))
+            pc = charts.patch_column(rng, max(int(r.h * 0.45), 2), max(int(r.w * _u(rng, 0.2, 0.45)), 2))
             pc = Layer(
                 np.ascontiguousarray(np.rot90(pc.bgr)),
                 np.ascontiguousarray(np.rot90(pc.alpha)),
@@ -349,9 +386,12 @@ def _charts_and_rulers(
             )
             r.paste(pc, r.w - pc.w - 2, r.h - pc.h)
         else:
+            pick = rng.random()
             r = (
                 rulers.ruler(rng, ppm)
-                if rng.random() < 0.8
+                if pick < 0.6
+                else rulers.scale_strip(rng, ppm, 100.0)
+                if pick < 0.8
                 else rulers.scale_bar(rng, ppm, (30, 30, 30), tone)
             )
         r = _fit(r, sh * 0.9, sh * 0.9)
