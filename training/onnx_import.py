@@ -26,7 +26,7 @@ from torch import nn
 def _conv_call_order(model: nn.Module, sample: torch.Tensor) -> list[nn.Conv2d]:
     order: list[nn.Conv2d] = []
     hooks = [
-        m.register_forward_hook(lambda mod, _i, _o: order.append(mod))  # type: ignore[arg-type]
+        m.register_forward_hook(lambda mod, _i, _o: order.append(mod))
         for m in model.modules()
         if isinstance(m, nn.Conv2d)
     ]
@@ -79,6 +79,7 @@ def load_folded_onnx(model: nn.Module, path: Path, calibration: torch.Tensor) ->
                 continue
             bias = torch.from_numpy(np.array(b, np.float32))
             folded_bias[bn] = bias
+            assert bn.running_mean is not None and bn.running_var is not None  # track_running_stats is on
             bn.running_mean.zero_()
             bn.running_var.fill_(1.0 - bn.eps)
             bn.weight.fill_(1.0)
@@ -107,6 +108,7 @@ def _recalibrate(model: nn.Module, folded_bias: dict[nn.BatchNorm2d, torch.Tenso
     with torch.no_grad():
         for bn, b in folded_bias.items():
             mean, var = stats[bn]
+            assert bn.running_mean is not None and bn.running_var is not None
             bn.running_mean.copy_(mean)
             bn.running_var.copy_(var)
             bn.weight.copy_(torch.sqrt(var + bn.eps))

@@ -74,7 +74,7 @@ def field_photo(rng: np.random.Generator, w: int, h: int) -> Layer:
             cv2.ellipse(img, (px, py), (r, max(r // 2, 1)), float(np.degrees(a)), 0, 360, col.tolist(), -1)
         cv2.circle(img, (cx, cy), max(r // 3, 1), (40, 190, 230), -1)
     if not painted:
-        img = cv2.GaussianBlur(img, (0, 0), float(rng.uniform(0.6, 2.0)))
+        img = np.asarray(cv2.GaussianBlur(img, (0, 0), float(rng.uniform(0.6, 2.0))), np.float32)
     out = np.clip(img, 0, 255).astype(np.uint8)
     if rng.random() < 0.5:
         b = max(int(min(w, h) * rng.uniform(0.02, 0.05)), 1)  # white print border
