@@ -18,6 +18,7 @@ from urllib.parse import unquote, urlsplit
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from edge.classes import CLASS_NAMES
 from edge.qc.settings import ProfileSettings
 from edge.settings_base import Strict as _Strict
 
@@ -88,6 +89,20 @@ class SegmenterSettings(_Strict):
     model: str | None
     threads: int = Field(ge=1, le=64)
     min_region_fraction: float = Field(ge=0, lt=1)
+    # parts whose mean class probability is below this are dropped: the network was unsure
+    min_region_score: float = Field(default=0.0, ge=0, le=1)
+    # per class: parts closer than this many output-map pixels (4 canvas pixels each) are one object
+    region_join_gap: dict[str, int] = Field(default_factory=dict)
+
+    @field_validator("region_join_gap")
+    @classmethod
+    def _known_classes(cls, value: dict[str, int]) -> dict[str, int]:
+        for name, gap in value.items():
+            if name not in CLASS_NAMES[1:]:
+                raise ValueError(f"unknown class {name!r}; expected one of {', '.join(CLASS_NAMES[1:])}")
+            if not 0 <= gap <= 32:
+                raise ValueError(f"{name}: gap {gap} must be between 0 and 32 map pixels")
+        return value
     # ONNX Runtime execution provider; auto takes CUDA when onnxruntime-gpu offers it
     onnxruntime_provider: Literal["auto", "cpu", "cuda"] = "auto"
     # CUDA device index, for TensorRT and ONNX Runtime's CUDA provider alike

@@ -67,7 +67,9 @@ class FramePipeline:
             t1 = time.perf_counter()
             seg = self.segmenter.segment(small)
             frame_hw = (raw.header.height, raw.header.width)
-            regions = extract_regions(seg, frame_hw, self.settings.segmenter.min_region_fraction)
+            rules = self.settings.segmenter
+            regions = extract_regions(seg, frame_hw, rules.min_region_fraction, rules.min_region_score,
+                                      rules.region_join_gap)
             segment_ms = (time.perf_counter() - t1) * 1000
             t2 = time.perf_counter()
             decoded = full_future.result()

@@ -128,3 +128,12 @@ def test_bad_mqtt_url_in_config_names_key(tmp_path: Path) -> None:
 def test_blur_classes_must_be_known(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="profiles.herbarium_sheet.blur.classes"):
         load_settings(write(tmp_path, "profiles:\n  herbarium_sheet:\n    blur:\n      classes: [lable]\n"))
+
+
+def test_region_join_gap_names_a_known_class(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="segmenter.region_join_gap"):
+        load_settings(write(tmp_path, "segmenter:\n  region_join_gap:\n    specimens: 3\n"))
+    with pytest.raises(ConfigError, match="between 0 and 32"):
+        load_settings(write(tmp_path, "segmenter:\n  region_join_gap:\n    specimen: 99\n"))
+    assert load_settings(write(tmp_path, "segmenter:\n  region_join_gap:\n    specimen: 3\n")).segmenter \
+        .region_join_gap == {"specimen": 3}

@@ -5,11 +5,12 @@
 (a) Synthetic: per-class IoU of the class map on N seeded samples whose seeds (10,000,000 and up)
     never appear in training; the headline is the mean over the 7 foreground classes.
 (b) Real: for each labelled photograph, the model runs through onnxruntime exactly as the service
-    runs it (letterbox, normalise, argmax), its class map is split into connected components per
-    class (tiny fragments dropped) and their boxes are matched to the labelled boxes: a box counts as
-    found when a predicted region of the same class overlaps it with IoU >= 0.3, or when each contains
-    the other's centre. Per-class recall and precision, plus image-level colour-chart presence:
-    charts found on frames labelled "full", and charts claimed on frames labelled "none".
+    runs it (letterbox, normalise, argmax) and its regions are extracted by the service's own code
+    with the default configuration's rules (fragments and unsure parts dropped); their boxes are
+    matched to the labelled boxes: a box counts as found when a predicted region of the same class
+    overlaps it with IoU >= 0.3, or when each contains the other's centre. Per-class recall and
+    precision, plus image-level colour-chart presence: charts found on frames labelled "full", and
+    charts claimed on frames labelled "none".
 Real evaluation is skipped, not failed, when the folder is absent. `--write-card` stores the figures
 in the card's `evaluation` section and leaves the rest of the card (file, sha256, ...) untouched.
 """
@@ -30,8 +31,12 @@ import cv2
 import numpy as np
 import yaml
 
-from edge.classes import CLASS_IDS, CLASS_NAMES
+from edge.classes import CLASS_NAMES
+from edge.config import load_settings
+from edge.segmentation.base import Segmentation
 from edge.segmentation.letterbox import canvas_to_tensor, place_on_canvas
+from edge.segmentation.onnxruntime_backend import softmax_top
+from edge.segmentation.regions import extract_regions
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_CARD = REPO / "engines" / "segmenter.yaml"
@@ -46,19 +51,6 @@ TARGETS = {
     "barcode_recall": 0.90,
     "scale_bar_recall": 0.85,
     "label_recall": 0.85,
-}
-
-# Smallest region kept, as a share of the canvas area (768 x 512 -> ~40 px for 1e-4). A barcode 2 %
-# of a sheet wide and 1 % tall is ~70 canvas pixels, so small classes keep a low floor; labels and
-# the specimen are large, and their small fragments are mostly false positives.
-MIN_AREA_FRACTION = {
-    "specimen": 4e-4,
-    "label": 3e-4,
-    "type_label": 3e-4,
-    "barcode": 1e-4,
-    "colour_chart": 1e-4,
-    "scale_bar": 1e-4,
-    "stamp": 2e-4,
 }
 
 Box = Sequence[float]
@@ -128,6 +120,7 @@ class OnnxSegmenter:
         so.intra_op_num_threads = threads
         so.inter_op_num_threads = 1
         self.session = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+        self.rules = load_settings().segmenter
 
     def canvas_classes(self, canvas_bgr: np.ndarray) -> np.ndarray:
         """Class map at canvas resolution: logits upsampled bilinearly, then argmax."""
@@ -137,22 +130,20 @@ class OnnxSegmenter:
         return up.argmax(axis=2).astype(np.uint8)
 
     def regions(self, image_bgr: np.ndarray) -> tuple[dict[str, list[list[float]]], np.ndarray]:
-        """Boxes per class in source pixels, and the class map in source orientation at canvas scale."""
+        """Boxes per class in source pixels, exactly as the service reports them (its region rules
+        from the default configuration), and the class map in source orientation at output scale."""
         canvas, placement = place_on_canvas(image_bgr, self.hw)
-        classes = placement.crop_to_source_orientation(self.canvas_classes(canvas))
-        sy, sx = image_bgr.shape[0] / classes.shape[0], image_bgr.shape[1] / classes.shape[1]
+        x = canvas_to_tensor(canvas, self.mean, self.std)  # type: ignore[arg-type]
+        logits = self.session.run([self.output_name], {self.input_name: x})[0][0]
+        classes, confidence = softmax_top(np.asarray(logits, np.float32))
+        seg = Segmentation(classes=classes, confidence=confidence, placement=placement)
+        rules = self.rules
+        found = extract_regions(seg, image_bgr.shape[:2], rules.min_region_fraction, rules.min_region_score,
+                                rules.region_join_gap)
         out: dict[str, list[list[float]]] = defaultdict(list)
-        canvas_area = self.hw[0] * self.hw[1]
-        for name in REPORT_CLASSES:
-            binary = (classes == CLASS_IDS[name]).astype(np.uint8)
-            if not binary.any():
-                continue
-            n, _, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
-            for i in range(1, n):
-                x, y, w, h, area = (int(v) for v in stats[i])
-                if area >= MIN_AREA_FRACTION[name] * canvas_area:
-                    out[name].append([x * sx, y * sy, (x + w) * sx, (y + h) * sy])
-        return out, classes
+        for region in found:
+            out[region.class_name].append([float(v) for v in region.bbox])
+        return out, placement.crop_to_source_orientation(classes)
 
 
 # --------------------------------------------------------------------------- synthetic

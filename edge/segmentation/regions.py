@@ -24,8 +24,14 @@ class Region:
                 "area_px": self.area_px, "score": round(self.score, 4)}
 
 
-def extract_regions(seg: Segmentation, frame_hw: tuple[int, int], min_fraction: float) -> list[Region]:
-    """Connected components of every foreground class, scaled to the frame's full size."""
+def extract_regions(seg: Segmentation, frame_hw: tuple[int, int], min_fraction: float, min_score: float = 0.0,
+                    join_gap: dict[str, int] | None = None) -> list[Region]:
+    """Connected components of every foreground class, scaled to the frame's full size.
+
+    min_fraction: parts smaller than this share of the map are noise. min_score: parts whose mean
+    winning-class probability is lower are dropped (the network was unsure what they are).
+    join_gap: per class, parts closer than this many map pixels are one object (a plant's leaves
+    and stems cut apart by tape or a label are still one specimen)."""
     classes = seg.placement.crop_to_source_orientation(seg.classes)
     confidence = seg.placement.crop_to_source_orientation(seg.confidence)
     map_h, map_w = classes.shape
@@ -37,12 +43,21 @@ def extract_regions(seg: Segmentation, frame_hw: tuple[int, int], min_fraction: 
         mask = (classes == class_id).astype(np.uint8)
         if not mask.any():
             continue
-        count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+        gap = (join_gap or {}).get(CLASS_NAMES[class_id], 0)
+        grouping = mask
+        if gap > 0:
+            kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (gap + 1, gap + 1))
+            grouping = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, kernel)
+        count, labels, stats, _ = cv2.connectedComponentsWithStats(grouping, connectivity=8)
         for comp in range(1, count):
-            x, y, w, h, area = (int(v) for v in stats[comp])
+            x, y, w, h, _ = (int(v) for v in stats[comp])
+            own = (labels[y:y + h, x:x + w] == comp) & (mask[y:y + h, x:x + w] > 0)
+            area = int(own.sum())
             if area < min_pixels:
                 continue
-            score = float(confidence[y:y + h, x:x + w][labels[y:y + h, x:x + w] == comp].mean())
+            score = float(confidence[y:y + h, x:x + w][own].mean())
+            if score < min_score:
+                continue
             bbox = (int(np.floor(x * sx)), int(np.floor(y * sy)),
                     min(frame_w, int(np.ceil((x + w) * sx))), min(frame_h, int(np.ceil((y + h) * sy))))
             regions.append(Region(id=len(regions), class_name=CLASS_NAMES[class_id], bbox=bbox,

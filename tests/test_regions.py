@@ -1,0 +1,65 @@
+"""From class map to regions: fragments, unsure parts and split objects."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from edge.classes import CLASS_IDS
+from edge.segmentation.base import Segmentation
+from edge.segmentation.letterbox import place_on_canvas
+from edge.segmentation.regions import extract_regions
+
+MAP_HW = (192, 128)  # the bundled model's output: canvas 768 x 512 at stride 4
+
+
+def _segmentation(classes: np.ndarray, confidence: np.ndarray) -> Segmentation:
+    # a portrait frame of the canvas's own shape fills the canvas, so map pixel (y, x) = frame (4y, 4x)
+    _, placement = place_on_canvas(np.zeros((768, 512, 3), np.uint8), (768, 512))
+    return Segmentation(classes=classes, confidence=confidence, placement=placement)
+
+
+def _maps() -> tuple[np.ndarray, np.ndarray]:
+    classes = np.zeros(MAP_HW, np.uint8)
+    confidence = np.full(MAP_HW, 0.95, np.float32)
+    # a specimen in two parts 3 map pixels apart (a label strip lies across the stem)
+    classes[20:80, 30:60] = CLASS_IDS["specimen"]
+    classes[83:140, 30:60] = CLASS_IDS["specimen"]
+    # a confident barcode and an unsure chart-like smudge
+    classes[150:156, 70:110] = CLASS_IDS["barcode"]
+    classes[10:20, 100:120] = CLASS_IDS["colour_chart"]
+    confidence[10:20, 100:120] = 0.45
+    # a two-pixel speck
+    classes[170, 10:12] = CLASS_IDS["stamp"]
+    return classes, confidence
+
+
+def test_regions_are_in_frame_pixels_and_specks_are_dropped() -> None:
+    classes, confidence = _maps()
+    regions = extract_regions(_segmentation(classes, confidence), (768, 512), min_fraction=0.0002)
+    by_class = {r.class_name: r for r in regions}
+    assert "stamp" not in by_class
+    assert by_class["barcode"].bbox == (280, 600, 440, 624)
+    assert by_class["barcode"].area_px == 6 * 40 * 16
+    assert sorted(r.class_name for r in regions) == ["barcode", "colour_chart", "specimen", "specimen"]
+
+
+def test_unsure_parts_are_dropped_with_a_score_floor() -> None:
+    classes, confidence = _maps()
+    regions = extract_regions(_segmentation(classes, confidence), (768, 512), 0.0002, min_score=0.6)
+    assert "colour_chart" not in {r.class_name for r in regions}
+    assert all(r.score >= 0.6 for r in regions)
+
+
+def test_join_gap_makes_one_specimen_of_parts_close_together_and_keeps_the_area_honest() -> None:
+    classes, confidence = _maps()
+    seg = _segmentation(classes, confidence)
+    joined = [r for r in extract_regions(seg, (768, 512), 0.0002, join_gap={"specimen": 4})
+              if r.class_name == "specimen"]
+    assert len(joined) == 1
+    assert joined[0].bbox == (120, 80, 240, 560)
+    # the gap between the parts is not counted as specimen
+    assert joined[0].area_px == (60 + 57) * 30 * 16
+    # a gap smaller than the space between the parts leaves them apart
+    apart = [r for r in extract_regions(seg, (768, 512), 0.0002, join_gap={"specimen": 2})
+             if r.class_name == "specimen"]
+    assert len(apart) == 2
