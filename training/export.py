@@ -198,7 +198,7 @@ def portable_command(command: str) -> str:
 
 
 TRAINING_KEYS = [
-    "command", "seed", "samples", "long_side", "crop_epochs", "full_epochs", "full_samples", "epochs_run",
+    "model", "command", "seed", "samples", "long_side", "crop_epochs", "full_epochs", "full_samples", "epochs_run",
     "steps", "stopped_early", "crop", "batch", "lr", "width", "generator", "generator_fingerprint",
     "cache_minutes", "wall_minutes",
     "torch", "python", "threads", "date", "note",
@@ -212,6 +212,8 @@ def summarise_run(info: dict[str, Any]) -> dict[str, Any]:
         out["command"] = portable_command(out["command"])
     if info.get("history"):
         out["final_val_fg_miou"] = info["history"][-1]["val_fg_miou"]
+    elif "final_val_fg_miou" in info:  # a stage recorded in an earlier model card
+        out["final_val_fg_miou"] = info["final_val_fg_miou"]
     prev = info.get("initialised_from")
     if isinstance(prev, dict):
         out["initialised_from"] = summarise_run(prev)
