@@ -78,8 +78,13 @@ def _vary(rng: np.random.Generator, c: tuple[float, float, float]) -> tuple[floa
     return float(v[0]), float(v[1]), float(v[2])
 
 
-def colorchecker(rng: np.random.Generator, width_px: int) -> Layer:
-    """A 6×4 ColorChecker on its black frame, landscape, width_px wide (classic or mini: same layout)."""
+# Pocket cards put the neutral patches in the middle, the colours around them.
+CENTRE_NEUTRAL_CELLS = [(1, 1), (1, 2), (1, 3), (1, 4), (2, 2), (2, 3)]
+
+
+def colorchecker(rng: np.random.Generator, width_px: int, centre_neutrals: bool = False) -> Layer:
+    """A 6×4 ColorChecker on its black frame, landscape, width_px wide (classic or mini: same layout;
+    centre_neutrals: the pocket-card arrangement)."""
     w = max(width_px, 24)
     h = int(round(w * 0.75))
     lay = Layer.solid(h, w, _vary(rng, (25, 25, 25)), CHART)
@@ -87,8 +92,11 @@ def colorchecker(rng: np.random.Generator, width_px: int) -> Layer:
     cell_w = (w - 2 * border) / 6
     cell_h = (h - 2 * border) / 4
     gap = cell_w * float(rng.uniform(0.12, 0.2))
-    for i, rgb in enumerate(COLORCHECKER_SRGB):
-        r, c = divmod(i, 6)
+    cells = [divmod(i, 6) for i in range(24)]
+    if centre_neutrals:
+        others = [rc for rc in cells if rc not in CENTRE_NEUTRAL_CELLS]
+        cells = others[:18] + CENTRE_NEUTRAL_CELLS  # colours 0-17 around, neutrals 18-23 inside
+    for (r, c), rgb in zip(cells, COLORCHECKER_SRGB, strict=True):
         x0 = int(round(border + c * cell_w + gap / 2))
         y0 = int(round(border + r * cell_h + gap / 2))
         x1 = int(round(border + (c + 1) * cell_w - gap / 2))
@@ -172,9 +180,12 @@ def random_chart(rng: np.random.Generator, px_per_mm: float, small: bool) -> Lay
     """One of the chart families at a plausible physical size; small = the pocket/mini sizes."""
     r = rng.random()
     if small:
-        if r < 0.6:
+        if r < 0.3:
+            # Tiny cards beside the ruler on a copy-stand strip: about 2 cm across.
+            return colorchecker(rng, int(px_per_mm * float(rng.uniform(18, 40))), bool(rng.random() < 0.5))
+        if r < 0.65:
             return colorchecker(rng, int(px_per_mm * float(rng.uniform(40, 110))))
-        return small_card(rng, int(px_per_mm * float(rng.uniform(35, 70))))
+        return small_card(rng, int(px_per_mm * float(rng.uniform(25, 70))))
     if r < 0.5:
         return colorchecker(rng, int(px_per_mm * float(rng.uniform(110, 280))))
     if r < 0.85:
