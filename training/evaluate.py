@@ -33,6 +33,7 @@ import yaml
 
 from edge.classes import CLASS_NAMES
 from edge.config import load_settings
+from edge.decode import UnreadableFrame, decode_full, decode_small, read_frame, shrink
 from edge.segmentation.base import Segmentation
 from edge.segmentation.letterbox import canvas_to_tensor, place_on_canvas
 from edge.segmentation.onnxruntime_backend import softmax_top
@@ -129,7 +130,9 @@ class OnnxSegmenter:
         up = cv2.resize(logits.transpose(1, 2, 0), (self.hw[1], self.hw[0]), interpolation=cv2.INTER_LINEAR)
         return up.argmax(axis=2).astype(np.uint8)
 
-    def regions(self, image_bgr: np.ndarray) -> tuple[dict[str, list[list[float]]], np.ndarray]:
+    def regions(
+        self, image_bgr: np.ndarray, frame_hw: tuple[int, int] | None = None
+    ) -> tuple[dict[str, list[list[float]]], np.ndarray]:
         """Boxes per class in source pixels, exactly as the service reports them (its region rules
         from the default configuration), and the class map in source orientation at output scale."""
         canvas, placement = place_on_canvas(image_bgr, self.hw)
@@ -138,7 +141,8 @@ class OnnxSegmenter:
         classes, confidence = softmax_top(np.asarray(logits, np.float32))
         seg = Segmentation(classes=classes, confidence=confidence, placement=placement)
         rules = self.rules
-        found = extract_regions(seg, image_bgr.shape[:2], rules.min_region_fraction, rules.min_region_score,
+        frame_hw = frame_hw or (int(image_bgr.shape[0]), int(image_bgr.shape[1]))
+        found = extract_regions(seg, frame_hw, rules.min_region_fraction, rules.min_region_score,
                                 rules.region_join_gap)
         out: dict[str, list[list[float]]] = defaultdict(list)
         for region in found:
@@ -238,15 +242,20 @@ def evaluate_real(seg: OnnxSegmenter, folder: Path, draw_dir: Path | None = None
     chart_full = chart_found = chart_none = chart_false = 0
     records = load_labels(folder)
     for r in records:
-        image = cv2.imread(str(folder / r["file"]), cv2.IMREAD_COLOR)
-        if image is None:
+        # decoded as the service decodes a frame for its segmenter (reduced-size JPEG decode)
+        try:
+            raw = read_frame(folder / r["file"], max_megapixels=400)
+        except UnreadableFrame:
             continue
-        h, w = image.shape[:2]
+        image = decode_small(raw, max(seg.hw))
+        if image is None:
+            image = shrink(decode_full(raw).full, max(seg.hw))
+        h, w = raw.header.height, raw.header.width
         truths: dict[str, list[list[float]]] = defaultdict(list)
         for b in r.get("boxes", []):
             x0, y0, x1, y1 = b["box"]
             truths[b["class"]].append([x0 * w, y0 * h, x1 * w, y1 * h])
-        preds, classes = seg.regions(image)
+        preds, classes = seg.regions(image, (h, w))
         for name in REPORT_CLASSES:
             counts[name].add(preds.get(name, []), truths.get(name, []))
         has_chart = bool(preds.get("colour_chart"))
@@ -259,6 +268,7 @@ def evaluate_real(seg: OnnxSegmenter, folder: Path, draw_dir: Path | None = None
         if draw_dir is not None:
             draw_dir.mkdir(parents=True, exist_ok=True)
             stem = Path(r["file"]).stem
+            image = cv2.resize(image, (w, h), interpolation=cv2.INTER_LINEAR)
             draw(image, preds, truths, draw_dir / f"{stem}.boxes.png")
             cm = cv2.resize(colour_map(classes), (w, h), interpolation=cv2.INTER_NEAREST)
             blend = cv2.addWeighted(image, 0.5, cm, 0.5, 0)
