@@ -2,7 +2,7 @@
 
     python -m bench.segmenter_speed [--runs 50] [--card engines/segmenter.yaml] [--no-write]
 
-Budget (DESIGN.md): at most 60 ms median inference per frame on a 2-core CPU. Preprocessing is the
+Budget: at most 60 ms median inference per frame on a 2-core CPU. Preprocessing is the
 letterbox (rotate, INTER_AREA resize, pad) plus normalisation of a 24-megapixel frame, timed
 separately because it scales with the camera, not the model. Writes its section of bench/RESULTS.md.
 """

@@ -83,6 +83,11 @@ class DecodeSettings(_Strict):
     max_megapixels: float = Field(gt=0)
 
 
+def _check_class_name(name: str) -> None:
+    if name not in CLASS_NAMES[1:]:
+        raise ValueError(f"unknown class {name!r}; expected one of {', '.join(CLASS_NAMES[1:])}")
+
+
 class SegmenterSettings(_Strict):
     # auto: TensorRT where it imports and a GPU exists, else ONNX Runtime
     backend: Literal["onnxruntime", "tensorrt", "auto"]
@@ -91,6 +96,8 @@ class SegmenterSettings(_Strict):
     min_region_fraction: float = Field(ge=0, lt=1)
     # parts whose mean class probability is below this are dropped: the network was unsure
     min_region_score: float = Field(default=0.0, ge=0, le=1)
+    # per class, replacing min_region_score for that class
+    min_region_score_by_class: dict[str, float] = Field(default_factory=dict)
     # per class: parts closer than this many output-map pixels (4 canvas pixels each) are one object
     region_join_gap: dict[str, int] = Field(default_factory=dict)
 
@@ -98,10 +105,18 @@ class SegmenterSettings(_Strict):
     @classmethod
     def _known_classes(cls, value: dict[str, int]) -> dict[str, int]:
         for name, gap in value.items():
-            if name not in CLASS_NAMES[1:]:
-                raise ValueError(f"unknown class {name!r}; expected one of {', '.join(CLASS_NAMES[1:])}")
+            _check_class_name(name)
             if not 0 <= gap <= 32:
                 raise ValueError(f"{name}: gap {gap} must be between 0 and 32 map pixels")
+        return value
+
+    @field_validator("min_region_score_by_class")
+    @classmethod
+    def _known_classes_and_scores(cls, value: dict[str, float]) -> dict[str, float]:
+        for name, score in value.items():
+            _check_class_name(name)
+            if not 0 <= score <= 1:
+                raise ValueError(f"{name}: score {score} must be between 0 and 1")
         return value
     # ONNX Runtime execution provider; auto takes CUDA when onnxruntime-gpu offers it
     onnxruntime_provider: Literal["auto", "cpu", "cuda"] = "auto"

@@ -69,7 +69,8 @@ class FramePipeline:
             frame_hw = (raw.header.height, raw.header.width)
             rules = self.settings.segmenter
             regions = extract_regions(seg, frame_hw, rules.min_region_fraction, rules.min_region_score,
-                                      rules.region_join_gap)
+                                      rules.region_join_gap,
+                                      rules.min_region_score_by_class)
             segment_ms = (time.perf_counter() - t1) * 1000
             t2 = time.perf_counter()
             decoded = full_future.result()

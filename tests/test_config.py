@@ -137,3 +137,13 @@ def test_region_join_gap_names_a_known_class(tmp_path: Path) -> None:
         load_settings(write(tmp_path, "segmenter:\n  region_join_gap:\n    specimen: 99\n"))
     assert load_settings(write(tmp_path, "segmenter:\n  region_join_gap:\n    specimen: 3\n")).segmenter \
         .region_join_gap == {"specimen": 3}
+
+
+def test_per_class_score_floors_name_known_classes_and_lie_between_0_and_1(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="segmenter.min_region_score_by_class"):
+        load_settings(write(tmp_path, "segmenter:\n  min_region_score_by_class:\n    chart: 0.7\n"))
+    with pytest.raises(ConfigError, match="between 0 and 1"):
+        load_settings(write(tmp_path, "segmenter:\n  min_region_score_by_class:\n    barcode: 1.5\n"))
+    settings = load_settings(write(tmp_path, "segmenter:\n  min_region_score_by_class:\n    barcode: 0.4\n"))
+    # a station's floor adds to the defaults' floors
+    assert settings.segmenter.min_region_score_by_class == {"colour_chart": 0.7, "barcode": 0.4}

@@ -63,3 +63,50 @@ def test_join_gap_makes_one_specimen_of_parts_close_together_and_keeps_the_area_
     apart = [r for r in extract_regions(seg, (768, 512), 0.0002, join_gap={"specimen": 2})
              if r.class_name == "specimen"]
     assert len(apart) == 2
+
+
+def test_a_per_class_score_floor_replaces_the_global_one_for_that_class_only() -> None:
+    classes, confidence = _maps()
+    confidence[150:156, 70:110] = 0.65  # the barcode, now less sure
+    seg = _segmentation(classes, confidence)
+    names = [r.class_name for r in extract_regions(seg, (768, 512), 0.0002, min_score=0.6,
+                                                   class_min_score={"barcode": 0.7})]
+    assert "barcode" not in names and names.count("specimen") == 2
+    # a lower floor for one class lets its unsure part through while the global floor holds elsewhere
+    confidence[10:20, 100:120] = 0.45
+    names = [r.class_name for r in extract_regions(seg, (768, 512), 0.0002, min_score=0.6,
+                                                   class_min_score={"colour_chart": 0.4})]
+    assert "colour_chart" in names and "barcode" in names
+
+
+def test_a_speck_is_not_joined_to_an_object_nearby() -> None:
+    classes, confidence = _maps()
+    classes[50:52, 26:28] = CLASS_IDS["specimen"]  # 4 map pixels, under the 5-pixel floor, 2 from the plant
+    specimens = [r for r in extract_regions(_segmentation(classes, confidence), (768, 512), 0.0002,
+                                            join_gap={"specimen": 4}) if r.class_name == "specimen"]
+    assert len(specimens) == 1
+    assert specimens[0].bbox == (120, 80, 240, 560)
+    assert specimens[0].area_px == (60 + 57) * 30 * 16
+
+
+def test_joining_parts_does_not_stretch_a_box_to_the_frame_edge() -> None:
+    classes = np.zeros(MAP_HW, np.uint8)
+    confidence = np.full(MAP_HW, 0.95, np.float32)
+    classes[40:100, 2:50] = CLASS_IDS["specimen"]  # two map pixels from the left edge
+    regions = extract_regions(_segmentation(classes, confidence), (768, 512), 0.0002, join_gap={"specimen": 4})
+    assert [r.bbox for r in regions] == [(8, 160, 200, 400)]
+
+
+def test_a_line_along_the_frame_edge_is_no_object_and_is_not_joined_to_one() -> None:
+    classes = np.zeros(MAP_HW, np.uint8)
+    confidence = np.full(MAP_HW, 0.95, np.float32)
+    classes[40:100, 100:125] = CLASS_IDS["specimen"]  # a leaf three map pixels from the right edge
+    classes[30:90, 127] = CLASS_IDS["specimen"]  # the scan's dark border, one map pixel wide
+    classes[0, 10:60] = CLASS_IDS["stamp"]  # and one along the top edge
+    seg = _segmentation(classes, confidence)
+    regions = extract_regions(seg, (768, 512), 0.0002, join_gap={"specimen": 4})
+    assert [(r.class_name, r.bbox) for r in regions] == [("specimen", (400, 160, 500, 400))]
+    # two map pixels thick, it is an object cut by the edge
+    classes[30:90, 126] = CLASS_IDS["specimen"]
+    regions = extract_regions(seg, (768, 512), 0.0002, join_gap={"specimen": 4})
+    assert [r.bbox for r in regions if r.class_name == "specimen"] == [(400, 120, 512, 400)]

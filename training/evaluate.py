@@ -143,7 +143,8 @@ class OnnxSegmenter:
         rules = self.rules
         frame_hw = frame_hw or (int(image_bgr.shape[0]), int(image_bgr.shape[1]))
         found = extract_regions(seg, frame_hw, rules.min_region_fraction, rules.min_region_score,
-                                rules.region_join_gap)
+                                rules.region_join_gap,
+                                rules.min_region_score_by_class)
         out: dict[str, list[list[float]]] = defaultdict(list)
         for region in found:
             out[region.class_name].append([float(v) for v in region.bbox])
@@ -294,6 +295,17 @@ def evaluate_real(seg: OnnxSegmenter, folder: Path, draw_dir: Path | None = None
     }
 
 
+def region_rules(seg: OnnxSegmenter) -> dict[str, Any]:
+    """The configuration's rules from class map to regions that the real-photograph figures used."""
+    rules = seg.rules
+    return {
+        "min_region_fraction": rules.min_region_fraction,
+        "min_region_score": rules.min_region_score,
+        "min_region_score_by_class": dict(rules.min_region_score_by_class),
+        "region_join_gap": dict(rules.region_join_gap),
+    }
+
+
 def _r(v: float) -> float | None:
     return None if v is None or math.isnan(v) else round(float(v), 3)
 
@@ -394,6 +406,7 @@ def main() -> None:
             evaluation["real"] = real | {
                 "set": "realdata dev (hand-labelled public photographs, not shipped)",
                 "matching": "IoU >= 0.3 or mutual centre containment",
+                "region_rules": region_rules(seg),
             }
         card["evaluation"] = evaluation
         a.card.write_text(yaml.safe_dump(card, sort_keys=False, width=110))

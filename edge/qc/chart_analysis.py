@@ -11,6 +11,11 @@ from edge.segmentation.regions import Region
 # When a region shows no grid, it may be a piece of the chart (a segmenter often finds only part
 # of one): look again in a box this much larger on every side, as a share of its longer side.
 _WIDEN = 0.5
+# A long strip (a chart and a ruler the segmenter ran together) is also searched in windows this
+# many times its short side long, overlapping by half, so the chart's grid is not judged among the
+# ruler's marks.
+_STRIP_ASPECT = 2.5
+_WINDOW = 2.0
 
 
 def chart_grids(frame: FrameContext) -> list[tuple[Region, ChartGrid]]:
@@ -24,10 +29,14 @@ def chart_grids(frame: FrameContext) -> list[tuple[Region, ChartGrid]]:
     for region in sorted(frame.regions_of("colour_chart"), key=lambda r: r.area_px, reverse=True)[:4]:
         grid = _grid_in(frame, region.bbox)
         if not is_chart(grid, min_patches):
-            box = _widened(region.bbox, frame.width, frame.height)
-            wider = _grid_in(frame, box)
-            if is_chart(wider, min_patches):
-                region, grid = dataclasses.replace(region, bbox=box), wider
+            widened = _widened(region.bbox, frame.width, frame.height)
+            for box in [widened, *_strip_windows(region.bbox)]:
+                other = _grid_in(frame, box)
+                if is_chart(other, min_patches):
+                    # a window holds only part of the region: the chart is no larger than it
+                    area = region.area_px if box == widened else min(region.area_px, _area(box))
+                    region, grid = dataclasses.replace(region, bbox=box, area_px=area), other
+                    break
         found.append((region, grid))
     frame.cache["chart_grids"] = found
     return found
@@ -52,3 +61,20 @@ def _widened(box: tuple[int, int, int, int], width: int, height: int) -> tuple[i
     x0, y0, x1, y1 = box
     pad = int(_WIDEN * max(x1 - x0, y1 - y0)) + 8
     return max(0, x0 - pad), max(0, y0 - pad), min(width, x1 + pad), min(height, y1 + pad)
+
+
+def _strip_windows(box: tuple[int, int, int, int]) -> list[tuple[int, int, int, int]]:
+    x0, y0, x1, y1 = box
+    w, h = x1 - x0, y1 - y0
+    short, long_ = min(w, h), max(w, h)
+    if short <= 0 or long_ < _STRIP_ASPECT * short:
+        return []
+    size = int(_WINDOW * short)
+    starts = list(range(0, long_ - size, max(1, size // 2))) + [long_ - size]
+    if w > h:
+        return [(x0 + s, y0, x0 + s + size, y1) for s in starts]
+    return [(x0, y0 + s, x1, y0 + s + size) for s in starts]
+
+
+def _area(box: tuple[int, int, int, int]) -> int:
+    return (box[2] - box[0]) * (box[3] - box[1])

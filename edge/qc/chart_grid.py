@@ -24,6 +24,11 @@ from edge.qc.colour_science import (
 # many across, so the patches of a long, narrow chart are not shrunk away.
 _WORK_LONG_SIDE = 480
 _WORK_MIN_SHORT_SIDE = 64
+# A small crop (a chart photographed from afar, a low-resolution frame) is enlarged, up to this many
+# times, until its short side reaches _SMALL_SHORT_SIDE: patches only a few pixels wide would
+# otherwise vanish in the edge band around each patch.
+_MAX_ENLARGE = 3.0
+_SMALL_SHORT_SIDE = 160
 # Gradient (0..1 colour scale per pixel) above which a pixel is an edge, not a patch interior.
 _EDGE_GRADIENT = 0.05
 # Patches whose mean colours differ by less than this (8-bit units, Euclidean) count as one colour:
@@ -59,8 +64,13 @@ def find_patch_grid(crop: np.ndarray) -> ChartGrid:
     """The patches of a chart-like grid in a BGR crop (any size, uint8 or uint16)."""
     h, w = crop.shape[:2]
     scale = min(1.0, max(_WORK_LONG_SIDE / max(h, w), _WORK_MIN_SHORT_SIDE / max(1, min(h, w))))
-    small = cv2.resize(crop, (max(1, round(w * scale)), max(1, round(h * scale))),
-                       interpolation=cv2.INTER_AREA) if scale < 1.0 else crop
+    if scale == 1.0 and min(h, w) < _SMALL_SHORT_SIDE:
+        scale = min(_MAX_ENLARGE, _SMALL_SHORT_SIDE / max(1, min(h, w)))
+    if scale == 1.0:
+        small = crop
+    else:
+        small = cv2.resize(crop, (max(1, round(w * scale)), max(1, round(h * scale))),
+                           interpolation=cv2.INTER_AREA if scale < 1.0 else cv2.INTER_CUBIC)
     unit = to_unit_bgr(small)
     if min(unit.shape[:2]) < 6:
         return ChartGrid([], 0, 0.0)

@@ -25,13 +25,15 @@ class Region:
 
 
 def extract_regions(seg: Segmentation, frame_hw: tuple[int, int], min_fraction: float, min_score: float = 0.0,
-                    join_gap: dict[str, int] | None = None) -> list[Region]:
+                    join_gap: dict[str, int] | None = None,
+                    class_min_score: dict[str, float] | None = None) -> list[Region]:
     """Connected components of every foreground class, scaled to the frame's full size.
 
     min_fraction: parts smaller than this share of the map are noise. min_score: parts whose mean
     winning-class probability is lower are dropped (the network was unsure what they are).
     join_gap: per class, parts closer than this many map pixels are one object (a plant's leaves
-    and stems cut apart by tape or a label are still one specimen)."""
+    and stems cut apart by tape or a label are still one specimen). class_min_score: per class, a
+    score floor that replaces min_score for that class."""
     classes = seg.placement.crop_to_source_orientation(seg.classes)
     confidence = seg.placement.crop_to_source_orientation(seg.confidence)
     map_h, map_w = classes.shape
@@ -44,6 +46,20 @@ def extract_regions(seg: Segmentation, frame_hw: tuple[int, int], min_fraction: 
         if not mask.any():
             continue
         gap = (join_gap or {}).get(CLASS_NAMES[class_id], 0)
+        floor = (class_min_score or {}).get(CLASS_NAMES[class_id], min_score)
+        # Specks, and lines one map pixel thick lying along the frame edge (a scanner's border,
+        # the edge of the surround), go before parts are joined, so they cannot stretch an object's
+        # box out to the edge.
+        count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+        x0s, y0s = stats[:, cv2.CC_STAT_LEFT], stats[:, cv2.CC_STAT_TOP]
+        ws, hs = stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]
+        edge_line = (((ws == 1) & ((x0s == 0) | (x0s == map_w - 1)))
+                     | ((hs == 1) & ((y0s == 0) | (y0s == map_h - 1))))
+        keep = (stats[:, cv2.CC_STAT_AREA] >= min_pixels) & ~edge_line
+        keep[0] = False
+        mask = keep.astype(np.uint8)[labels]
+        if not mask.any():
+            continue
         grouping = mask
         if gap > 0:
             kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (gap + 1, gap + 1))
@@ -56,8 +72,13 @@ def extract_regions(seg: Segmentation, frame_hw: tuple[int, int], min_fraction: 
             if area < min_pixels:
                 continue
             score = float(confidence[y:y + h, x:x + w][own].mean())
-            if score < min_score:
+            if score < floor:
                 continue
+            if gap > 0:
+                # the box of the part's own pixels: closing can reach out to the frame edge
+                rows, cols = np.flatnonzero(own.any(axis=1)), np.flatnonzero(own.any(axis=0))
+                x, w = x + int(cols[0]), int(cols[-1] - cols[0] + 1)
+                y, h = y + int(rows[0]), int(rows[-1] - rows[0] + 1)
             bbox = (int(np.floor(x * sx)), int(np.floor(y * sy)),
                     min(frame_w, int(np.ceil((x + w) * sx))), min(frame_h, int(np.ceil((y + h) * sy))))
             regions.append(Region(id=len(regions), class_name=CLASS_NAMES[class_id], bbox=bbox,

@@ -125,3 +125,41 @@ def test_wrong_colours_fail_colour_accuracy(herbarium: ProfileSettings) -> None:
 def test_no_colorchecker_means_no_accuracy_figure(herbarium: ProfileSettings) -> None:
     result = ColourAccuracyCheck().run(FrameContext(paper(), [], herbarium))
     assert result.status == "ok" and result.value is None
+
+
+def ruler_strip(length: int, height: int) -> np.ndarray:
+    """A black strip with a checkered scale of black and white blocks, larger than a small chart's
+    patches: the ruler a chart often sits beside."""
+    strip = np.full((height, length, 3), 25, np.uint8)
+    block = 30
+    for i, x in enumerate(range(4, length - block, block)):
+        for j, y in enumerate((4, 4 + block)):
+            if (i + j) % 2 == 0:
+                strip[y:y + block, x:x + block] = 235
+    return strip
+
+
+def test_a_chart_run_together_with_a_ruler_on_one_strip_is_found_in_it(herbarium: ProfileSettings) -> None:
+    image = paper()
+    chart = draw_colorchecker(patch=14, gap=4)  # 102 x 88
+    strip = np.full((chart.shape[0], 1000, 3), 25, np.uint8)
+    strip[:, :chart.shape[1]] = chart
+    strip[:, 200:] = ruler_strip(800, chart.shape[0])
+    box = paste(image, strip, 100, 100)
+    # judged whole, the ruler's marks swamp the chart's grid
+    assert not is_chart(find_patch_grid(strip), 6)
+    result = ColourChartCheck().run(FrameContext(image, [region(0, "colour_chart", box)], herbarium))
+    assert result.status == "ok", result.message
+
+
+def test_a_long_strip_without_a_chart_is_still_no_chart(herbarium: ProfileSettings) -> None:
+    image = paper()
+    box = paste(image, ruler_strip(1000, 88), 100, 100)
+    result = ColourChartCheck().run(FrameContext(image, [region(0, "colour_chart", box)], herbarium))
+    assert result.status == "fail" and result.message.startswith("Colour chart not found")
+
+
+def test_a_chart_with_patches_a_few_pixels_wide_is_found() -> None:
+    # a chart in a low-resolution frame: 5-pixel patches with 2-pixel gaps
+    chart = draw_colorchecker(patch=5, gap=2, surround=20)
+    assert is_chart(find_patch_grid(chart), 6)

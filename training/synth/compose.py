@@ -64,7 +64,8 @@ def _sheet_scene(rng: np.random.Generator, long_side: int, with_chart: bool) -> 
     hc, wc = out_h + 2 * pad, out_w + 2 * pad
     layout = str(rng.choice(["strip", "surround", "fill", "flatbed"], p=[0.5, 0.2, 0.18, 0.12]))
     strip_side = str(rng.choice(["top", "bottom", "left"], p=[0.45, 0.3, 0.25]))
-    style = str(rng.choice(["black", "perforated", "grey", "white"], p=[0.55, 0.18, 0.15, 0.12]))
+    style = str(rng.choice(["black", "perforated", "grey", "white", "wood", "board"],
+                           p=[0.45, 0.15, 0.12, 0.1, 0.12, 0.06]))
     if layout == "flatbed":
         style = "white"
     bg = paper.surround(rng, hc, wc, style)
@@ -105,7 +106,7 @@ def _sheet_scene(rng: np.random.Generator, long_side: int, with_chart: bool) -> 
         fol = paper.folder(rng, fh, fw)
         dx = int(rng.choice([-1, 1]) * sw * _u(rng, 0.04, 0.12))
         canvas.paste(fol, sx0 + dx, sy0 + int(rng.normal(0, sh * 0.02)))
-    if style in ("black", "perforated", "grey"):
+    if style in ("black", "perforated", "grey", "wood", "board"):
         paper.soft_shadow(canvas.bgr, sx0, sy0, sx1, sy1, rng, _u(rng, 0.2, 0.6))
     sheet = paper.paper(rng, sy1 - sy0, sx1 - sx0, tone, foxing=bool(tone[0] < 205 and rng.random() < 0.5))
     canvas.paste(sheet, sx0, sy0)

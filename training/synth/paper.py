@@ -56,7 +56,16 @@ def paper(
 
 
 def surround(rng: np.random.Generator, h: int, w: int, style: str) -> np.ndarray:
-    """Copy-stand background: black cloth or perforated plate, grey board, white board, a scanner lid."""
+    """Copy-stand background: black cloth or perforated plate, grey board, white board, a scanner lid,
+    a wooden table or a brown cardboard underlay."""
+    if style == "wood":
+        return _wood(rng, h, w)
+    if style == "board":
+        img = np.empty((h, w, 3), np.float32)
+        img[:] = _brown(rng, float(rng.uniform(120, 215)), (0.78, 0.9), (0.7, 0.88))
+        img += (lowfreq(rng, h, w, 6) * float(rng.uniform(3, 8)))[..., None]
+        img += grain(rng, h, w, float(rng.uniform(2, 4)))[..., None]
+        return np.clip(img, 0, 255).astype(np.uint8)
     if style == "black":
         v = float(rng.uniform(6, 35))
         base = np.array([v, v, v], np.float32) + rng.normal(0, 2, 3).astype(np.float32)
@@ -83,6 +92,47 @@ def surround(rng: np.random.Generator, h: int, w: int, style: str) -> np.ndarray
                 cv2.circle(holes, (int(xx), int(yy)), r, 255, -1, cv2.LINE_AA)
         img -= (holes.astype(np.float32) / 255.0 * float(rng.uniform(8, 20)))[..., None]
     return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def _brown(rng: np.random.Generator, red: float, green_share: tuple[float, float],
+           blue_share: tuple[float, float]) -> np.ndarray:
+    """A BGR brown: green a share of red, blue a share of green."""
+    green = red * float(rng.uniform(*green_share))
+    return np.array([green * float(rng.uniform(*blue_share)), green, red], np.float32)
+
+
+def _wood(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
+    """Planked table top or panel: brown planks of slightly different tones, grain streaks along them
+    and dark seams between them. Evenly spaced seams on a dark brown look like a chart's patch grid
+    to a network that has never seen wood."""
+    across = bool(rng.random() < 0.6)  # planks running left to right
+    length, span = (w, h) if across else (h, w)
+    base = _brown(rng, float(rng.uniform(45, 190)), (0.62, 0.8), (0.55, 0.85))
+    pitch = float(rng.uniform(0.05, 0.2)) * max(h, w)
+    edges = [-int(rng.uniform(0, pitch))]  # the first seam is anywhere
+    while edges[-1] < span:
+        edges.append(edges[-1] + int(max(8, pitch * rng.uniform(0.85, 1.15))))
+    edges = [e - edges[0] for e in edges]
+    img = np.empty((edges[-1], length, 3), np.float32)
+    seam = max(1, int(round(max(h, w) * float(rng.uniform(0.0008, 0.003)))))
+    seam_dark = float(rng.uniform(0.35, 0.7))
+    for a, b in zip(edges[:-1], edges[1:], strict=True):
+        tone = base * float(rng.uniform(0.8, 1.15))
+        rows = b - a
+        # grain: noise stretched along the plank
+        coarse = rng.standard_normal((max(2, rows // 3), max(2, length // 40))).astype(np.float32)
+        streak = cv2.resize(coarse, (length, rows), interpolation=cv2.INTER_CUBIC)
+        img[a:b] = tone + (streak * float(rng.uniform(4, 12)))[..., None]
+        img[a:min(b, a + seam)] *= seam_dark
+    shift = int(rng.integers(0, max(1, edges[-1] - span + 1)))
+    out: np.ndarray = img[shift:shift + span]
+    if not across:
+        out = out.transpose(1, 0, 2)
+    out = out + (lowfreq(rng, h, w, 5) * float(rng.uniform(3, 10)))[..., None]
+    out += grain(rng, h, w, float(rng.uniform(1, 3)))[..., None]
+    if rng.random() < 0.4:  # varnish sheen
+        out += (np.clip(lowfreq(rng, h, w, 3), 0, None) * float(rng.uniform(10, 30)))[..., None]
+    return np.clip(out, 0, 255).astype(np.uint8)
 
 
 def soft_shadow(
