@@ -35,12 +35,13 @@ class BlurCheck:
                     measured.append(result)
                     ids.append(region.id)
             if measured:
-                # The best-focused region decides: the sheet is flat, so a softer one is a stray
-                # region (a stamp, a fold) rather than the focus; near-blank crops, where JPEG
-                # blocks would read as sharp, are not measured at all. The first group that has
-                # one decides: a specimen soft in depth with a sharp label is in focus. The rest is
-                # not measured (time budget).
-                by_class[class_name] = (max(m[0] for m in measured), ids)
+                # The largest measurable region decides: the main label's text is what must be
+                # legible, and smaller label regions (a printed name, a slip, text the segmenter
+                # picked out beside it) must not vouch for it. Near-blank crops, where JPEG blocks
+                # would read as sharp, are not measured at all. The first group that has one
+                # decides: a specimen soft in depth with a sharp label is in focus. The rest is not
+                # measured (time budget).
+                by_class[class_name] = (measured[0][0], ids)
                 break
         if not by_class:
             return CheckResult(self.name, "ok", "No label or specimen region to measure sharpness on.",

@@ -54,7 +54,14 @@ def grid_area_px(grid: ChartGrid) -> float:
 def _grid_in(frame: FrameContext, box: tuple[int, int, int, int]) -> ChartGrid:
     x0, y0, x1, y1 = box
     crop = frame.image[y0:y1, x0:x1]
-    return find_patch_grid(crop) if crop.size else ChartGrid([], 0, 0.0)
+    if not crop.size:
+        return ChartGrid([], 0, 0.0)
+    grid = find_patch_grid(crop)
+    if not is_chart(grid, frame.profile.colour_chart.min_patches):
+        enlarged = find_patch_grid(crop, enlarge=True)
+        if is_chart(enlarged, frame.profile.colour_chart.min_patches):
+            return enlarged
+    return grid
 
 
 def _widened(box: tuple[int, int, int, int], width: int, height: int) -> tuple[int, int, int, int]:

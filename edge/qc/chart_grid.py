@@ -24,9 +24,9 @@ from edge.qc.colour_science import (
 # many across, so the patches of a long, narrow chart are not shrunk away.
 _WORK_LONG_SIDE = 480
 _WORK_MIN_SHORT_SIDE = 64
-# A small crop (a chart photographed from afar, a low-resolution frame) is enlarged, up to this many
-# times, until its short side reaches _SMALL_SHORT_SIDE: patches only a few pixels wide would
-# otherwise vanish in the edge band around each patch.
+# A small crop (a chart photographed from afar, a low-resolution frame) where no chart was found is
+# looked at again enlarged, up to this many times, until its short side reaches _SMALL_SHORT_SIDE:
+# patches only a few pixels wide vanish in the edge band around each patch.
 _MAX_ENLARGE = 3.0
 _SMALL_SHORT_SIDE = 160
 # Gradient (0..1 colour scale per pixel) above which a pixel is an edge, not a patch interior.
@@ -60,11 +60,12 @@ def to_unit_bgr(crop: np.ndarray) -> np.ndarray:
     return crop.astype(np.float32) * np.float32(scale)
 
 
-def find_patch_grid(crop: np.ndarray) -> ChartGrid:
-    """The patches of a chart-like grid in a BGR crop (any size, uint8 or uint16)."""
+def find_patch_grid(crop: np.ndarray, enlarge: bool = False) -> ChartGrid:
+    """The patches of a chart-like grid in a BGR crop (any size, uint8 or uint16). enlarge: look
+    again at a small crop enlarged (a second try, where the first found no chart)."""
     h, w = crop.shape[:2]
     scale = min(1.0, max(_WORK_LONG_SIDE / max(h, w), _WORK_MIN_SHORT_SIDE / max(1, min(h, w))))
-    if scale == 1.0 and min(h, w) < _SMALL_SHORT_SIDE:
+    if enlarge and scale == 1.0 and min(h, w) < _SMALL_SHORT_SIDE:
         scale = min(_MAX_ENLARGE, _SMALL_SHORT_SIDE / max(1, min(h, w)))
     if scale == 1.0:
         small = crop

@@ -96,3 +96,17 @@ def test_a_stray_region_on_bare_paper_does_not_hide_a_blurred_label(herbarium: P
     regions = [region(0, "label", LABEL), region(1, "type_label", (100, 100, 400, 300))]
     result = BlurCheck().run(FrameContext(image, regions, herbarium))
     assert result.status == "fail" and result.regions == [0]
+
+
+def test_a_sharp_scrap_of_text_does_not_vouch_for_a_blurred_main_label(herbarium: ProfileSettings) -> None:
+    image = label_frame(3.0)
+    scrap = (100, 100, 400, 260)  # a small printed name, left sharp
+    draw_text_block(image, scrap, seed=5)
+    regions = [region(0, "label", scrap), region(1, "label", LABEL)]
+    result = BlurCheck().run(FrameContext(image, regions, herbarium))
+    assert result.status == "fail" and result.regions[0] == 1
+    # the other way round, a soft scrap beside a sharp main label, is in focus
+    image = label_frame()
+    draw_text_block(image, scrap, seed=5)
+    image[100:260, 100:400] = cv2.GaussianBlur(image[100:260, 100:400], (0, 0), 3.0)
+    assert BlurCheck().run(FrameContext(image, regions, herbarium)).status == "ok"

@@ -159,7 +159,13 @@ def test_a_long_strip_without_a_chart_is_still_no_chart(herbarium: ProfileSettin
     assert result.status == "fail" and result.message.startswith("Colour chart not found")
 
 
-def test_a_chart_with_patches_a_few_pixels_wide_is_found() -> None:
+def test_a_chart_with_patches_a_few_pixels_wide_is_found(herbarium: ProfileSettings) -> None:
     # a chart in a low-resolution frame: 5-pixel patches with 2-pixel gaps
     chart = draw_colorchecker(patch=5, gap=2, surround=20)
-    assert is_chart(find_patch_grid(chart), 6)
+    assert not is_chart(find_patch_grid(chart), 6)
+    assert is_chart(find_patch_grid(chart, enlarge=True), 6)
+    # the check looks again enlarged: the chart is found, and is too small to measure on this frame
+    image = paper()
+    box = paste(image, chart, 300, 300)
+    result = ColourChartCheck().run(FrameContext(image, [region(0, "colour_chart", box)], herbarium))
+    assert result.message.startswith("Colour chart too small"), result.message
