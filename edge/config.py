@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 from urllib.parse import unquote, urlsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from edge.classes import CLASS_NAMES
 from edge.qc.settings import ProfileSettings
@@ -83,9 +83,8 @@ class DecodeSettings(_Strict):
     max_megapixels: float = Field(gt=0)
 
 
-def _check_class_name(name: str) -> None:
-    if name not in CLASS_NAMES[1:]:
-        raise ValueError(f"unknown class {name!r}; expected one of {', '.join(CLASS_NAMES[1:])}")
+# per-class settings of the segmenter: what each value is, and its bounds
+_PER_CLASS_BOUNDS = {"region_join_gap": ("gap", 0, 32, " map pixels"), "min_region_score_by_class": ("score", 0, 1, "")}
 
 
 class SegmenterSettings(_Strict):
@@ -101,22 +100,15 @@ class SegmenterSettings(_Strict):
     # per class: parts closer than this many output-map pixels (4 canvas pixels each) are one object
     region_join_gap: dict[str, int] = Field(default_factory=dict)
 
-    @field_validator("region_join_gap")
+    @field_validator("region_join_gap", "min_region_score_by_class")
     @classmethod
-    def _known_classes(cls, value: dict[str, int]) -> dict[str, int]:
-        for name, gap in value.items():
-            _check_class_name(name)
-            if not 0 <= gap <= 32:
-                raise ValueError(f"{name}: gap {gap} must be between 0 and 32 map pixels")
-        return value
-
-    @field_validator("min_region_score_by_class")
-    @classmethod
-    def _known_classes_and_scores(cls, value: dict[str, float]) -> dict[str, float]:
-        for name, score in value.items():
-            _check_class_name(name)
-            if not 0 <= score <= 1:
-                raise ValueError(f"{name}: score {score} must be between 0 and 1")
+    def _per_class(cls, value: dict[str, float], info: ValidationInfo) -> dict[str, float]:
+        what, low, high, unit = _PER_CLASS_BOUNDS[str(info.field_name)]
+        for name, v in value.items():
+            if name not in CLASS_NAMES[1:]:
+                raise ValueError(f"unknown class {name!r}; expected one of {', '.join(CLASS_NAMES[1:])}")
+            if not low <= v <= high:
+                raise ValueError(f"{name}: {what} {v} must be between {low} and {high}{unit}")
         return value
     # ONNX Runtime execution provider; auto takes CUDA when onnxruntime-gpu offers it
     onnxruntime_provider: Literal["auto", "cpu", "cuda"] = "auto"

@@ -68,9 +68,7 @@ def extract_regions(seg: Segmentation, frame_hw: tuple[int, int], min_fraction: 
         for comp in range(1, count):
             x, y, w, h, _ = (int(v) for v in stats[comp])
             own = (labels[y:y + h, x:x + w] == comp) & (mask[y:y + h, x:x + w] > 0)
-            area = int(own.sum())
-            if area < min_pixels:
-                continue
+            area = int(own.sum())  # every part left is at least min_pixels
             score = float(confidence[y:y + h, x:x + w][own].mean())
             if score < floor:
                 continue
