@@ -110,3 +110,19 @@ def test_a_line_along_the_frame_edge_is_no_object_and_is_not_joined_to_one() -> 
     classes[30:90, 126] = CLASS_IDS["specimen"]
     regions = extract_regions(seg, (768, 512), 0.0002, join_gap={"specimen": 4})
     assert [r.bbox for r in regions if r.class_name == "specimen"] == [(400, 120, 512, 400)]
+
+
+def test_joining_accounts_for_every_pixel_of_every_part() -> None:
+    """Parts scattered near each other and the map edge: each pixel lands in exactly one region,
+    inside that region's box (the grouping must never shift or drop a part)."""
+    rng = np.random.default_rng(7)
+    for _ in range(30):
+        classes = np.zeros(MAP_HW, np.uint8)
+        for _ in range(int(rng.integers(2, 12))):
+            y, x = int(rng.integers(0, MAP_HW[0] - 3)), int(rng.integers(0, MAP_HW[1] - 3))
+            classes[y:y + int(rng.integers(2, 4)), x:x + int(rng.integers(2, 4))] = CLASS_IDS["specimen"]
+        seg = _segmentation(classes, np.full(MAP_HW, 0.9, np.float32))
+        regions = extract_regions(seg, (768, 512), 0.0, join_gap={"specimen": 3})
+        assert sum(r.area_px for r in regions) == int((classes > 0).sum()) * 16
+        for y, x in zip(*np.nonzero(classes), strict=True):
+            assert sum(r.bbox[0] <= 4 * x < r.bbox[2] and r.bbox[1] <= 4 * y < r.bbox[3] for r in regions) >= 1

@@ -62,8 +62,11 @@ def extract_regions(seg: Segmentation, frame_hw: tuple[int, int], min_fraction: 
             continue
         grouping = mask
         if gap > 0:
+            # Dilation, not closing: it always contains the parts, so every part falls in exactly
+            # one group (closing with an even kernel shifts by a pixel and could miss parts or make
+            # groups without any), and parts up to `gap` pixels apart touch.
             kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (gap + 1, gap + 1))
-            grouping = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, kernel)
+            grouping = cv2.dilate(mask, kernel)
         count, labels, stats, _ = cv2.connectedComponentsWithStats(grouping, connectivity=8)
         for comp in range(1, count):
             x, y, w, h, _ = (int(v) for v in stats[comp])
@@ -73,7 +76,7 @@ def extract_regions(seg: Segmentation, frame_hw: tuple[int, int], min_fraction: 
             if score < floor:
                 continue
             if gap > 0:
-                # the box of the part's own pixels: closing can reach out to the frame edge
+                # the box of the group's own pixels, not of its dilation
                 rows, cols = np.flatnonzero(own.any(axis=1)), np.flatnonzero(own.any(axis=0))
                 x, w = x + int(cols[0]), int(cols[-1] - cols[0] + 1)
                 y, h = y + int(rows[0]), int(rows[-1] - rows[0] + 1)
