@@ -36,6 +36,7 @@ DEFAULT_GENERATOR = "training.synth:generate"
 DEFAULT_CACHE_ROOT = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "specimen-edge" / "synth"
 TRAIN_SEED_BASE = 0
 VALIDATION_SEED_BASE = 10_000_000  # disjoint from any training seed range we use
+CALIBRATION_SEED_BASE = 20_000_000  # logit offsets are fitted here, apart from training and validation
 SMALL_CLASSES = (3, 4, 5, 6, 7)  # type_label, barcode, colour_chart, scale_bar, stamp
 
 

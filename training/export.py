@@ -2,6 +2,10 @@
 
     python -m training.export runs/segmenter/last.pt [--out engines/segmenter.onnx] [--fp16]
 
+When `calibration.json` (from `python -m training.calibrate`) lies beside the checkpoint, or is named
+with `--calibration`, its per-class logit offsets are added to the head's bias before export and
+recorded in the card; `--calibration none` exports the raw weights.
+
 The graph is exported in eval mode with constant folding, which folds every BatchNorm into the
 preceding Conv; the export fails if any BatchNormalization node survives. Input and output shapes
 are static (TensorRT builds the fastest engine for a fixed shape, and the runtime letterboxes every
@@ -124,6 +128,17 @@ def convert_fp16(src: Path, dst: Path) -> str:
     return "float16 initializers, float32 I/O via Cast (training/export.py)"
 
 
+def apply_logit_offsets(model: torch.nn.Module, offsets: dict[str, float]) -> None:
+    """Add a constant per class to the final 1x1 conv's bias: logits + offset, at no runtime cost."""
+    head = model.head
+    if not isinstance(head, torch.nn.Conv2d) or head.bias is None:
+        raise TypeError("the model's head must be a Conv2d with a bias")
+    if set(offsets) != set(CLASS_NAMES):
+        raise ValueError(f"calibration offsets must name exactly the classes {list(CLASS_NAMES)}")
+    with torch.no_grad():
+        head.bias += torch.tensor([float(offsets[c]) for c in CLASS_NAMES], dtype=head.bias.dtype)
+
+
 def build_card(
     onnx_path: Path,
     card_path: Path,
@@ -133,6 +148,7 @@ def build_card(
     training: dict[str, Any],
     version: str,
     fp16: dict[str, Any] | None,
+    calibration: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     rel = onnx_path.relative_to(card_path.parent) if onnx_path.parent == card_path.parent else onnx_path.name
     card: dict[str, Any] = {
@@ -167,6 +183,7 @@ def build_card(
         },
         "classes": list(CLASS_NAMES),
         "training": training,
+        "calibration": calibration or {"status": "none: raw logits of the trained weights"},
         "evaluation": {"status": "not yet evaluated; run python -m training.evaluate --write-card"},
         "limitations": LIMITATIONS,
     }
@@ -199,7 +216,7 @@ def portable_command(command: str) -> str:
 
 TRAINING_KEYS = [
     "model", "command", "seed", "samples", "long_side", "crop_epochs", "full_epochs", "full_samples", "epochs_run",
-    "steps", "stopped_early", "crop", "batch", "lr", "width", "generator", "generator_fingerprint",
+    "steps", "stopped_early", "crop", "batch", "lr", "width", "dice", "lovasz", "generator", "generator_fingerprint",
     "cache_minutes", "wall_minutes",
     "torch", "python", "threads", "date", "note",
 ]  # fmt: skip
@@ -243,12 +260,24 @@ def main() -> None:
     ap.add_argument("--width", type=int, default=512)
     ap.add_argument("--version", default="0.1.0")
     ap.add_argument("--fp16", action="store_true", help="also write <out stem>.fp16.onnx")
+    ap.add_argument(
+        "--calibration", default=None, help="calibration.json to fold in (default: beside the checkpoint; 'none': skip)"
+    )
     a = ap.parse_args()
 
     ckpt = torch.load(a.checkpoint, map_location="cpu")
     model = build_model(int(ckpt.get("width", 32)))
     model.load_state_dict(ckpt["model"])
     model.eval()
+    calibration: dict[str, Any] | None = None
+    cal_path = a.checkpoint.parent / "calibration.json" if a.calibration is None else Path(a.calibration)
+    if a.calibration != "none" and cal_path.exists():
+        calibration = json.loads(cal_path.read_text())
+        apply_logit_offsets(model, calibration["offsets"])
+        calibration["command"] = portable_command(calibration["command"])
+        print(f"logit offsets from {cal_path}: {calibration['offsets']}")
+    elif a.calibration not in (None, "none"):
+        raise FileNotFoundError(cal_path)
     a.out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         staged = Path(tmp) / a.out.name
@@ -272,7 +301,7 @@ def main() -> None:
         }
         print(fp16)
     training = training_summary(a.checkpoint.parent / "train_info.json")
-    card = build_card(a.out, a.card, a.height, a.width, count_parameters(model), training, a.version, fp16)
+    card = build_card(a.out, a.card, a.height, a.width, count_parameters(model), training, a.version, fp16, calibration)
     a.card.write_text(yaml.safe_dump(card, sort_keys=False, width=110))
     print(f"wrote {a.card}")
 

@@ -21,7 +21,7 @@ import platform
 import random
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -90,13 +90,44 @@ def batches(
         yield to_batch(ims, ms)
 
 
+def lovasz_softmax(probs: torch.Tensor, target: torch.Tensor, classes: Sequence[int]) -> torch.Tensor:
+    """Lovasz-softmax (Berman et al., CVPR 2018): a convex surrogate of 1 - IoU per class, averaged
+    over the given classes present in the batch. Sorting each class's errors and weighting them by
+    the IoU lost at each rank optimises the very measure the model is judged on."""
+    losses = []
+    for c in classes:
+        fg = (target == c).reshape(-1).float()
+        total = fg.sum()
+        if total == 0:
+            continue
+        errors = (fg - probs[:, c].reshape(-1)).abs()
+        errors_sorted, order = torch.sort(errors, descending=True)
+        fg_sorted = fg[order]
+        inter = total - fg_sorted.cumsum(0)
+        union = total + (1.0 - fg_sorted).cumsum(0)
+        jaccard = 1.0 - inter / union
+        grad = torch.cat([jaccard[:1], jaccard[1:] - jaccard[:-1]])
+        losses.append(torch.dot(errors_sorted, grad))
+    return torch.stack(losses).mean() if losses else probs.new_zeros(())
+
+
 def segmentation_loss(
-    logits: torch.Tensor, target: torch.Tensor, weights: torch.Tensor, dice_weight: float = 0.5
+    logits: torch.Tensor,
+    target: torch.Tensor,
+    weights: torch.Tensor,
+    dice_weight: float = 0.5,
+    lovasz_weight: float = 0.0,
 ) -> torch.Tensor:
-    """Weighted cross-entropy at input resolution plus soft dice at output resolution."""
+    """Weighted cross-entropy at input resolution plus soft dice at output resolution, and
+    optionally Lovasz-softmax over the foreground classes at half input resolution."""
     # Cross-entropy on upsampled logits: a thin ruler or barcode can vanish from a nearest-downsampled mask.
     up = F.interpolate(logits, size=target.shape[-2:], mode="bilinear", align_corners=False)
     ce = F.cross_entropy(up, target, weight=weights)
+    if lovasz_weight > 0:
+        # At half the input resolution (stride 2 against the canvas): the sort is the cost, and
+        # barcodes and ruler ticks are still several pixels wide there.
+        half = F.interpolate(logits, scale_factor=2.0, mode="bilinear", align_corners=False)
+        ce = ce + lovasz_weight * lovasz_softmax(half.softmax(dim=1), target[:, 1::2, 1::2], range(1, NUM_CLASSES))
     if dice_weight <= 0:
         return ce
     # Dice against area-averaged one-hot targets at the logits' resolution: the same signal for a
@@ -162,6 +193,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--width", type=int, default=32)
     ap.add_argument("--dice", type=float, default=0.5)
+    ap.add_argument("--lovasz", type=float, default=0.0, help="weight of the Lovasz-softmax IoU loss")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--workers", type=int, default=2, help="processes generating the cache")
@@ -239,7 +271,7 @@ def main(argv: list[str] | None = None) -> None:
         for x, y in batches(folder, seeds if crop is not None else full_seeds, batch, crop, rng):
             for g in opt.param_groups:
                 g["lr"] = lr_at(step)
-            loss = segmentation_loss(model(x), y, weights, a.dice)
+            loss = segmentation_loss(model(x), y, weights, a.dice, a.lovasz)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -294,6 +326,8 @@ def main(argv: list[str] | None = None) -> None:
         "batch": a.batch,
         "lr": a.lr,
         "width": a.width,
+        "dice": a.dice,
+        "lovasz": a.lovasz,
         "generator": a.generator,
         "generator_fingerprint": folder.name.split("_")[0],
         "cache_minutes": round(cache_minutes, 1),
