@@ -19,24 +19,29 @@ _WINDOW = 2.0
 
 
 def chart_grids(frame: FrameContext) -> list[tuple[Region, ChartGrid]]:
-    """Chart regions with their patch grids; a region whose grid was found only in a widened box
-    comes back with that box."""
+    """Chart regions with their patch grids; a region whose grid was found only in a widened or
+    grown box comes back with that box."""
     cached = frame.cache.get("chart_grids")
     if cached is not None:
         return cached
     min_patches = frame.profile.colour_chart.min_patches
+    min_area = frame.profile.colour_chart.min_area_fraction * frame.width * frame.height
     found: list[tuple[Region, ChartGrid]] = []
     for region in sorted(frame.regions_of("colour_chart"), key=lambda r: r.area_px, reverse=True)[:4]:
         grid = _grid_in(frame, region.bbox)
+        in_window = False
         if not is_chart(grid, min_patches):
             widened = _widened(region.bbox, frame.width, frame.height)
             for box in [widened, *_strip_windows(region.bbox)]:
                 other = _grid_in(frame, box)
                 if is_chart(other, min_patches):
                     # a window holds only part of the region: the chart is no larger than it
+                    in_window = box != widened
                     area = region.area_px if box == widened else min(region.area_px, _area(box))
                     region, grid = dataclasses.replace(region, bbox=box, area_px=area), other
                     break
+        if is_chart(grid, min_patches) and not in_window and max(region.area_px, grid_area_px(grid)) < min_area:
+            region, grid = _follow_grid(frame, region, grid, min_patches)
         found.append((region, grid))
     frame.cache["chart_grids"] = found
     return found
@@ -49,6 +54,33 @@ def grid_area_px(grid: ChartGrid) -> float:
     xs = [p.centre[0] for p in grid.patches]
     ys = [p.centre[1] for p in grid.patches]
     return (max(xs) - min(xs) + grid.pitch_px) * (max(ys) - min(ys) + grid.pitch_px)
+
+
+def _follow_grid(frame: FrameContext, region: Region, grid: ChartGrid, min_patches: int,
+                 steps: int = 2) -> tuple[Region, ChartGrid]:
+    """A grid too small to measure may be the piece of a longer chart that the segmenter found
+    (a one-column chart down a ruler): look again in a box grown by its own length at both ends of
+    the grid's rows or columns and narrowed to the grid across them (so a ruler alongside stays
+    out), and keep the larger grid."""
+    box = region.bbox
+    for _ in range(steps):
+        x0, y0, x1, y1 = box
+        w, h = x1 - x0, y1 - y0
+        xs = [x0 + p.centre[0] for p in grid.patches]
+        ys = [y0 + p.centre[1] for p in grid.patches]
+        pitch = grid.pitch_px
+        along_x = max(xs) - min(xs) >= pitch / 2  # more than one column
+        along_y = max(ys) - min(ys) >= pitch / 2  # more than one row
+        gx0, gx1 = (x0 - w, x1 + w) if along_x else (min(xs) - pitch, max(xs) + pitch)
+        gy0, gy1 = (y0 - h, y1 + h) if along_y else (min(ys) - pitch, max(ys) + pitch)
+        grown = (max(0, int(gx0)), max(0, int(gy0)), min(frame.width, int(gx1)), min(frame.height, int(gy1)))
+        other = _grid_in(frame, grown)
+        if not is_chart(other, min_patches) or grid_area_px(other) <= grid_area_px(grid):
+            break
+        box, grid = grown, other
+    if box == region.bbox:
+        return region, grid
+    return dataclasses.replace(region, bbox=box), grid
 
 
 def _grid_in(frame: FrameContext, box: tuple[int, int, int, int]) -> ChartGrid:

@@ -7,6 +7,7 @@ from edge.qc.base import FrameContext
 from edge.qc.chart_grid import find_patch_grid, is_chart, read_colorchecker24
 from edge.qc.colour_accuracy import ColourAccuracyCheck
 from edge.qc.colour_chart import ColourChartCheck
+from edge.qc.colour_science import COLORCHECKER24_LAB_D50, lab_d50_to_srgb
 from edge.qc.settings import ProfileSettings
 from tests.qc.images import draw_colorchecker, draw_text_block, paper, paste, region
 
@@ -169,3 +170,28 @@ def test_a_chart_with_patches_a_few_pixels_wide_is_found(herbarium: ProfileSetti
     box = paste(image, chart, 300, 300)
     result = ColourChartCheck().run(FrameContext(image, [region(0, "colour_chart", box)], herbarium))
     assert result.message.startswith("Colour chart too small"), result.message
+
+
+def one_column_chart(patches: int = 14, patch: int = 10, gap: int = 3) -> np.ndarray:
+    """A single column of distinct patches on a black card, like a grey-and-colour strip down a ruler."""
+    rgb = (lab_d50_to_srgb(COLORCHECKER24_LAB_D50) * 255).round().astype(np.uint8)
+    chart = np.full((patches * (patch + gap) + gap, patch + 2 * gap, 3), 20, np.uint8)
+    for i in range(patches):
+        y = gap + i * (patch + gap)
+        chart[y:y + patch, gap:gap + patch] = rgb[i][::-1]
+    return chart
+
+
+def test_a_chart_the_segmenter_found_only_the_top_of_is_followed_down(herbarium: ProfileSettings) -> None:
+    image = paper(1000, 1367)
+    x0, y0, x1, y1 = paste(image, one_column_chart(), 700, 700)
+    piece = (x0, y0, x1, y0 + 6 * 13 + 3)  # the top six patches: too small to measure on this frame
+    assert is_chart(find_patch_grid(image[piece[1]:piece[3], piece[0]:piece[2]]), herbarium.colour_chart.min_patches)
+    assert (piece[3] - piece[1]) * (x1 - x0) < herbarium.colour_chart.min_area_fraction * 1000 * 1367
+    result = ColourChartCheck().run(FrameContext(image, [region(0, "colour_chart", piece)], herbarium))
+    assert result.status == "ok", result.message
+    # a chart that really is that small stays too small
+    small = paper(1000, 1367)
+    box = paste(small, one_column_chart(patches=6), 700, 700)
+    result = ColourChartCheck().run(FrameContext(small, [region(0, "colour_chart", box)], herbarium))
+    assert result.status == "fail" and "too small" in result.message, result.message
