@@ -6,7 +6,10 @@ import numpy as np
 import pytest
 
 from edge.classes import CLASS_NAMES
-from training.calibrate import confusion, fg_mean, fit_offsets, iou_from_confusion
+
+pytest.importorskip("torch")  # training.calibrate runs the PyTorch checkpoint
+
+from training.calibrate import confusion, fg_mean, fit_offsets, iou_from_confusion  # noqa: E402
 
 
 def over_claiming_logits(seed: int = 0, n: int = 40_000) -> tuple[np.ndarray, np.ndarray]:
@@ -36,7 +39,8 @@ def test_fit_offsets_undoes_a_known_bias() -> None:
 
 
 def test_offsets_fold_into_the_head_bias() -> None:
-    torch = pytest.importorskip("torch")
+    import torch
+
     from training.export import apply_logit_offsets
     from training.model import build_model
 
