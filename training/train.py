@@ -7,7 +7,9 @@ Steps: build (or reuse) the seeded sample cache, then train on crops of the canv
 the same size as at inference), with crops drawn towards the small classes. The last epochs run on
 whole canvases so batch-norm statistics and the global-context branch see what inference sees.
 Loss: class-weighted cross-entropy plus soft dice over the foreground classes, so a barcode of a
-few hundred pixels counts as much as the specimen.
+few hundred pixels counts as much as the specimen; `--lovasz W` adds the Lovasz-softmax IoU loss
+(used for fine-tuning). The weighting biases the argmax towards rare classes, which
+`training.calibrate` corrects afterwards.
 
 Deterministic for a given seed, cache and thread count (up to floating-point reduction order).
 """
@@ -122,14 +124,14 @@ def segmentation_loss(
     optionally Lovasz-softmax over the foreground classes at half input resolution."""
     # Cross-entropy on upsampled logits: a thin ruler or barcode can vanish from a nearest-downsampled mask.
     up = F.interpolate(logits, size=target.shape[-2:], mode="bilinear", align_corners=False)
-    ce = F.cross_entropy(up, target, weight=weights)
+    loss = F.cross_entropy(up, target, weight=weights)
     if lovasz_weight > 0:
         # At half the input resolution (stride 2 against the canvas): the sort is the cost, and
         # barcodes and ruler ticks are still several pixels wide there.
         half = F.interpolate(logits, scale_factor=2.0, mode="bilinear", align_corners=False)
-        ce = ce + lovasz_weight * lovasz_softmax(half.softmax(dim=1), target[:, 1::2, 1::2], range(1, NUM_CLASSES))
+        loss = loss + lovasz_weight * lovasz_softmax(half.softmax(dim=1), target[:, 1::2, 1::2], range(1, NUM_CLASSES))
     if dice_weight <= 0:
-        return ce
+        return loss
     # Dice against area-averaged one-hot targets at the logits' resolution: the same signal for a
     # fraction of the cost of a full-resolution softmax.
     onehot = F.one_hot(target, NUM_CLASSES).permute(0, 3, 1, 2).float()
@@ -141,7 +143,7 @@ def segmentation_loss(
     present = soft.sum(dim=(0, 2, 3)) > 0
     present[0] = False  # background is already well served by cross-entropy
     dice_term = dice[present].mean() if bool(present.any()) else logits.new_zeros(())
-    return ce + dice_weight * dice_term
+    return loss + dice_weight * dice_term
 
 
 @torch.no_grad()
