@@ -39,17 +39,11 @@ from training.dataset import (
     cached_seeds,
     load_sample,
 )
-from training.model import NUM_CLASSES, build_model
+from training.evaluate import confusion, iou_from_confusion
+from training.model import NUM_CLASSES, load_checkpoint
 from training.train import to_batch
 
 CALIBRATION_FILE = "calibration.json"
-
-
-def load_checkpoint(path: Path) -> torch.nn.Module:
-    ckpt = torch.load(path, map_location="cpu")
-    model = build_model(int(ckpt.get("width", 32)))
-    model.load_state_dict(ckpt["model"])
-    return model.eval()
 
 
 @torch.no_grad()
@@ -67,16 +61,6 @@ def collect_logits(
         rows.append(up.permute(1, 2, 0).reshape(-1, NUM_CLASSES).numpy().astype(np.float16))
         truths.append(cv2.resize(mask, (w, h), interpolation=cv2.INTER_NEAREST).ravel())
     return np.concatenate(rows), np.concatenate(truths).astype(np.int64)
-
-
-def confusion(truth: np.ndarray, pred: np.ndarray, n: int = NUM_CLASSES) -> np.ndarray:
-    return np.bincount(truth * n + pred, minlength=n * n).reshape(n, n)
-
-
-def iou_from_confusion(cm: np.ndarray) -> np.ndarray:
-    inter = np.diag(cm).astype(np.float64)
-    union = cm.sum(0) + cm.sum(1) - inter
-    return np.where(union > 0, inter / np.maximum(union, 1), np.nan)
 
 
 def fg_mean(iou: np.ndarray) -> float:

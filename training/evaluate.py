@@ -154,6 +154,18 @@ class OnnxSegmenter:
 # --------------------------------------------------------------------------- synthetic
 
 
+def confusion(truth: np.ndarray, pred: np.ndarray, n: int = len(CLASS_NAMES)) -> np.ndarray:
+    """n x n pixel counts, rows the true class, columns the predicted one (flat int64 class ids)."""
+    return np.bincount(truth * n + pred, minlength=n * n).reshape(n, n)
+
+
+def iou_from_confusion(cm: np.ndarray) -> np.ndarray:
+    """Per-class IoU; NaN for a class neither present nor predicted."""
+    inter = np.diag(cm).astype(np.float64)
+    union = cm.sum(0) + cm.sum(1) - inter
+    return np.where(union > 0, inter / np.maximum(union, 1), np.nan)
+
+
 def evaluate_synthetic(
     seg: OnnxSegmenter, n: int, generator: str, cache: Path, long_side: int, workers: int
 ) -> dict[str, Any]:
@@ -161,15 +173,12 @@ def evaluate_synthetic(
 
     spec = CacheSpec(cache, seg.hw, VALIDATION_SEED_BASE, n, generator, long_side)
     folder = build_cache(spec, workers, log=lambda _: None)
-    inter, union = np.zeros(len(CLASS_NAMES)), np.zeros(len(CLASS_NAMES))
+    cm = np.zeros((len(CLASS_NAMES), len(CLASS_NAMES)), np.int64)
     for s in cached_seeds(folder, range(VALIDATION_SEED_BASE, VALIDATION_SEED_BASE + n)):
         image, mask = load_sample(folder, s)
-        pred = seg.canvas_classes(image)
-        for c in range(len(CLASS_NAMES)):
-            p, g = pred == c, mask == c
-            inter[c] += (p & g).sum()
-            union[c] += (p | g).sum()
-    iou = {name: (round(float(inter[c] / union[c]), 4) if union[c] else None) for c, name in enumerate(CLASS_NAMES)}
+        cm += confusion(mask.ravel().astype(np.int64), seg.canvas_classes(image).ravel().astype(np.int64))
+    iou = {name: (None if math.isnan(v) else round(float(v), 4))
+           for name, v in zip(CLASS_NAMES, iou_from_confusion(cm), strict=True)}
     fg = [v for k, v in iou.items() if k != "background" and v is not None]
     return {
         "samples": n,

@@ -33,7 +33,7 @@ import torch
 import yaml
 
 from edge.classes import CLASS_NAMES
-from training.model import OUTPUT_STRIDE, build_model, count_parameters
+from training.model import OUTPUT_STRIDE, count_parameters, load_checkpoint
 from training.train import MEAN, STD
 
 REPO = Path(__file__).resolve().parent.parent
@@ -265,10 +265,7 @@ def main() -> None:
     )
     a = ap.parse_args()
 
-    ckpt = torch.load(a.checkpoint, map_location="cpu")
-    model = build_model(int(ckpt.get("width", 32)))
-    model.load_state_dict(ckpt["model"])
-    model.eval()
+    model = load_checkpoint(a.checkpoint)
     calibration: dict[str, Any] | None = None
     cal_path = a.checkpoint.parent / "calibration.json" if a.calibration is None else Path(a.calibration)
     if a.calibration != "none" and cal_path.exists():

@@ -18,6 +18,8 @@ Layout (input H x W, output H/4 x W/4 logits):
 
 from __future__ import annotations
 
+import os
+
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -106,6 +108,14 @@ class Segmenter(nn.Module):
 
 def build_model(width: int = 32, num_classes: int = NUM_CLASSES) -> Segmenter:
     return Segmenter(num_classes=num_classes, width=width)
+
+
+def load_checkpoint(path: str | os.PathLike[str]) -> Segmenter:
+    """A training checkpoint (`last.pt`) as a model in eval mode."""
+    ckpt = torch.load(path, map_location="cpu")
+    model = build_model(int(ckpt.get("width", 32)))
+    model.load_state_dict(ckpt["model"])
+    return model.eval()
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -48,6 +48,7 @@ from training.dataset import (
     class_pixel_frequency,
     load_sample,
 )
+from training.evaluate import confusion, iou_from_confusion
 from training.model import NUM_CLASSES, build_model, count_parameters
 from training.onnx_import import load_folded_onnx
 
@@ -150,19 +151,15 @@ def segmentation_loss(
 def validation_iou(model: torch.nn.Module, folder: Path, seeds: list[int]) -> np.ndarray:
     """Per-class IoU over the validation samples (whole canvases, no augmentation)."""
     model.eval()
-    inter = np.zeros(NUM_CLASSES)
-    union = np.zeros(NUM_CLASSES)
+    cm = np.zeros((NUM_CLASSES, NUM_CLASSES), np.int64)
     for s in seeds:
         image, mask = load_sample(folder, s)
         x, _ = to_batch([image], [mask])
         logits = model(x)
         pred = F.interpolate(logits, size=mask.shape, mode="bilinear", align_corners=False).argmax(1)[0].numpy()
-        for c in range(NUM_CLASSES):
-            p, g = pred == c, mask == c
-            inter[c] += (p & g).sum()
-            union[c] += (p | g).sum()
+        cm += confusion(mask.ravel().astype(np.int64), pred.ravel().astype(np.int64), NUM_CLASSES)
     model.train()
-    return np.where(union > 0, inter / np.maximum(union, 1), np.nan)
+    return iou_from_confusion(cm)
 
 
 def previous_training_record(init: Path) -> Any:

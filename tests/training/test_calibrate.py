@@ -9,7 +9,8 @@ from edge.classes import CLASS_NAMES
 
 pytest.importorskip("torch")  # training.calibrate runs the PyTorch checkpoint
 
-from training.calibrate import confusion, fg_mean, fit_offsets, iou_from_confusion  # noqa: E402
+from training.calibrate import fg_mean, fit_offsets  # noqa: E402
+from training.evaluate import confusion, iou_from_confusion  # noqa: E402
 
 
 def over_claiming_logits(seed: int = 0, n: int = 40_000) -> tuple[np.ndarray, np.ndarray]:
