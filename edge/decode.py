@@ -42,6 +42,9 @@ class FrameHeader:
     width: int
     height: int
     mode: str
+    # the camera set-up that took the frame (EXIF make, model, serial and the stored size), so a
+    # station compares a frame's sharpness only with frames of the same camera
+    camera: str = ""
 
 
 @dataclass
@@ -103,7 +106,9 @@ def probe_header(blob: bytes) -> FrameHeader:
                 width, height, mode = im.size[0], im.size[1], im.mode
                 if fmt is None:
                     raise UnreadableFrame(f"is a {im.format} image; accepted are JPEG, PNG and TIFF")
-                orientation = im.getexif().get(0x0112, 1) if fmt in ("jpeg", "tiff") else 1
+                exif = im.getexif() if fmt in ("jpeg", "tiff") else None
+                orientation = exif.get(0x0112, 1) if exif is not None else 1
+                camera = camera_set_up(exif, im.size)
                 if fmt == "tiff":
                     _check_tiff_strips(im, len(blob))
     except UnreadableFrame:
@@ -116,7 +121,22 @@ def probe_header(blob: bytes) -> FrameHeader:
         raise UnreadableFrame(f"is not a readable image ({type(exc).__name__})") from None
     if orientation in _ORIENTATION_SWAPS:
         width, height = height, width
-    return FrameHeader(format=fmt, width=width, height=height, mode=mode)
+    return FrameHeader(format=fmt, width=width, height=height, mode=mode, camera=camera)
+
+
+def camera_set_up(exif: Image.Exif | None, size: tuple[int, int]) -> str:
+    """'make model #serial WxH' from EXIF (make 0x010F, model 0x0110, body serial 0xA431 in the Exif
+    IFD); frames without EXIF are told apart by their size alone."""
+    parts: list[str] = []
+    if exif is not None:
+        serial = exif.get_ifd(0x8769).get(0xA431)
+        for value in (exif.get(0x010F), exif.get(0x0110)):
+            if value:
+                parts.append(" ".join(str(value).replace("\x00", " ").split()))
+        if serial:
+            parts.append("#" + " ".join(str(serial).replace("\x00", " ").split()))
+    parts.append(f"{size[0]}x{size[1]}")
+    return " ".join(parts)
 
 
 def _check_tiff_strips(im: Image.Image, file_size: int) -> None:
