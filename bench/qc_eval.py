@@ -198,10 +198,11 @@ class LabelledJudge:
         self.history = StationHistory(self.profile.blur.baseline_frames)
 
     def __call__(self, case: Case) -> list[CheckResult]:
-        frame = FrameContext(case.image, regions_from(case.boxes), self.profile, history=self.history)
+        camera = f"{case.image.shape[1]}x{case.image.shape[0]}"  # as for a frame without EXIF
+        frame = FrameContext(case.image, regions_from(case.boxes), self.profile, history=self.history, camera=camera)
         results = [check.run(frame) for check in self.checks]
-        self.history.record(accepted=not any(r.status == "fail" for r in results),
-                            sharpness=frame.findings.sharpness, barcodes=[b["text"] for b in frame.findings.barcodes])
+        self.history.record(accepted=not any(r.status == "fail" for r in results), camera=camera,
+                            edge_width=frame.findings.edge_width, barcodes=[b["text"] for b in frame.findings.barcodes])
         return results
 
 

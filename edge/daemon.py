@@ -39,6 +39,7 @@ from edge.intake import FrameQueue, Intake
 from edge.journal import Journal, NewMessage
 from edge.pipeline import FramePipeline
 from edge.qc.base import CheckResult
+from edge.qc.station_history import accepted_edge_widths
 from edge.sd_notify import Notifier, watchdog_interval_s
 from edge.sinks import jsonl, mqtt
 from edge.sinks.base import OutboxSink
@@ -149,6 +150,7 @@ class Daemon:
         self.journal = Journal(self.state_dir)
         self._make_sinks(self.journal)
         self.pipeline = FramePipeline(self.settings)
+        self._seed_sharpness_baseline()
         self.pipeline.warm_up()
         for sink in self.sinks:
             if sink is not self.publisher:
@@ -279,6 +281,17 @@ class Daemon:
         crops = self._write_crops(judgement.verdict, judgement.image) if judgement.image is not None else []
         return self._record(path, before, first_seen, judgement.verdict, crops)
 
+    def _seed_sharpness_baseline(self) -> None:
+        """The first frames after a restart are judged against the same baseline as the rest."""
+        assert self.pipeline is not None and self.journal is not None
+        rows = self.journal.recent_edge_widths(self.settings.active_profile.blur.baseline_frames)
+        for camera, class_name, width in rows:
+            self.pipeline.history.remember_sharpness(camera, {class_name: width})
+        if rows:
+            cameras = len({camera for camera, _, _ in rows})
+            log.info("sharpness baseline: %d measurements of %d camera set-up(s) read from the journal",
+                     len(rows), cameras)
+
     def _write_crops(self, verdict: dict[str, Any], image: np.ndarray) -> list[dict[str, Any]]:
         """JPEG crops of the configured regions of an accepted frame, for OCR downstream."""
         if verdict["verdict"] != "accept":
@@ -345,7 +358,8 @@ class Daemon:
         assert self.journal is not None
         stored = self.journal.record(path=str(path), size_bytes=st.st_size, mtime_ns=st.st_mtime_ns,
                                      first_seen=first_seen, verdict=verdict,
-                                     messages=self._messages(verdict, crops or []))
+                                     messages=self._messages(verdict, crops or []),
+                                     edge_widths=accepted_edge_widths(verdict))
         if not stored:
             return None
         self.counters.add(verdict)

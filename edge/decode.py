@@ -45,6 +45,8 @@ class FrameHeader:
     # the camera set-up that took the frame (EXIF make, model, serial and the stored size), so a
     # station compares a frame's sharpness only with frames of the same camera
     camera: str = ""
+    # the embedded ICC profile (JPEG APP2, PNG iCCP, TIFF tag), read once here; None: none
+    icc_profile: bytes | None = None
 
 
 @dataclass
@@ -109,6 +111,7 @@ def probe_header(blob: bytes) -> FrameHeader:
                 exif = im.getexif() if fmt in ("jpeg", "tiff") else None
                 orientation = exif.get(0x0112, 1) if exif is not None else 1
                 camera = camera_set_up(exif, im.size)
+                icc_profile = im.info.get("icc_profile") or None
                 if fmt == "tiff":
                     _check_tiff_strips(im, len(blob))
     except UnreadableFrame:
@@ -121,7 +124,8 @@ def probe_header(blob: bytes) -> FrameHeader:
         raise UnreadableFrame(f"is not a readable image ({type(exc).__name__})") from None
     if orientation in _ORIENTATION_SWAPS:
         width, height = height, width
-    return FrameHeader(format=fmt, width=width, height=height, mode=mode, camera=camera)
+    return FrameHeader(format=fmt, width=width, height=height, mode=mode, camera=camera,
+                       icc_profile=icc_profile if isinstance(icc_profile, bytes) else None)
 
 
 def camera_set_up(exif: Image.Exif | None, size: tuple[int, int]) -> str:

@@ -12,7 +12,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,7 +46,15 @@ CREATE TABLE IF NOT EXISTS outbox (
     attempts      INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (sink, delivered_at, seq);
+CREATE TABLE IF NOT EXISTS sharpness (
+    id            INTEGER PRIMARY KEY,
+    camera        TEXT NOT NULL,
+    region_class  TEXT NOT NULL,
+    edge_width_px REAL NOT NULL
+);
 """
+# Sharpness rows kept for seeding the baseline at start-up; older ones are dropped as new ones come.
+_SHARPNESS_ROWS_KEPT = 20_000
 
 
 @dataclass(frozen=True)
@@ -106,8 +114,9 @@ class Journal:
         return {(p, s, m) for p, s, m in rows}
 
     def record(self, *, path: str, size_bytes: int, mtime_ns: int, first_seen: float, verdict: dict[str, Any],
-               messages: Iterable[NewMessage]) -> bool:
-        """Store a frame's verdict and its messages atomically. False if the frame already has one."""
+               messages: Iterable[NewMessage], edge_widths: tuple[str, Mapping[str, float]] | None = None) -> bool:
+        """Store a frame's verdict and its messages atomically, with the edge widths (camera, per region
+        class) an accepted frame adds to the sharpness baseline. False if the frame already has one."""
         now = time.time()
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
@@ -125,11 +134,28 @@ class Journal:
                     "VALUES (?,?,?,?,?,?,?,?)",
                     [(m.sink, verdict["id"], m.topic, m.payload, m.qos, int(m.retain), now,
                       None if m.ttl_s is None else now + m.ttl_s) for m in messages])
+                if edge_widths is not None:
+                    camera, widths = edge_widths
+                    self._db.executemany(
+                        "INSERT INTO sharpness (camera, region_class, edge_width_px) VALUES (?,?,?)",
+                        [(camera, name, float(value)) for name, value in widths.items()])
+                    self._db.execute("DELETE FROM sharpness WHERE id <= (SELECT MAX(id) FROM sharpness) - ?",
+                                     (_SHARPNESS_ROWS_KEPT,))
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
         return True
+
+    def recent_edge_widths(self, per_camera_and_class: int) -> list[tuple[str, str, float]]:
+        """(camera, region class, edge width px) of the latest accepted frames, at most this many per
+        camera and class, oldest first: what seeds the sharpness baseline at start-up."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT camera, region_class, edge_width_px FROM (SELECT *, ROW_NUMBER() OVER "
+                "(PARTITION BY camera, region_class ORDER BY id DESC) AS age FROM sharpness) "
+                "WHERE age <= ? ORDER BY id", (per_camera_and_class,)).fetchall()
+        return [(camera, name, float(value)) for camera, name, value in rows]
 
     def pending(self, sink: str, limit: int, after_seq: int = 0) -> list[OutboxMessage]:
         with self._lock:

@@ -79,11 +79,12 @@ class FramePipeline:
             return Judgement(self._error(shown, str(exc), start, sha256=raw.sha256, size=raw.size_bytes))
         t3 = time.perf_counter()
         context = FrameContext(image=decoded.full, regions=regions, profile=self.settings.active_profile,
-                               history=self.history)
+                               history=self.history, camera=raw.header.camera,
+                               icc_profile=raw.header.icc_profile)
         results = [CheckResult("readable", "ok", "Image decoded completely.", value=True)]
         results += [check.run(context) for check in self.checks]
         accepted = not any(r.status == "fail" for r in results)
-        self.history.record(accepted=accepted, sharpness=context.findings.sharpness,
+        self.history.record(accepted=accepted, camera=context.camera, edge_width=context.findings.edge_width,
                             barcodes=[b["text"] for b in context.findings.barcodes])
         qc_ms = (time.perf_counter() - t3) * 1000
         verdict = build_verdict(

@@ -41,10 +41,11 @@ class CheckResult:
 
 @dataclass
 class FrameFindings:
-    """Facts a frame yields besides pass/fail: decoded barcodes and sharpness per region class."""
+    """Facts a frame yields besides pass/fail: decoded barcodes, edge width per region class, scale."""
 
     barcodes: list[dict[str, Any]] = field(default_factory=list)
-    sharpness: dict[str, float] = field(default_factory=dict)
+    # width of the sharpest edges, pixels, per region class that was measured
+    edge_width: dict[str, float] = field(default_factory=dict)
     px_per_mm: float | None = None
 
 
@@ -57,6 +58,10 @@ class FrameContext:
     profile: ProfileSettings
     # what this station saw before (sharpness baseline, previous barcodes); None: no memory
     history: StationHistory | None = None
+    # the camera set-up that took the frame (decode.camera_set_up): whose sharpness baseline applies
+    camera: str = ""
+    # the ICC profile embedded in the file (None: none, read as sRGB); colour is measured through it
+    icc_profile: bytes | None = None
     # what the checks found in this frame, for the verdict and for later checks
     findings: FrameFindings = field(default_factory=lambda: FrameFindings())
     # measurements shared between checks (chart grids, scale), computed once per frame

@@ -1,19 +1,18 @@
-"""Blur: sharpness of the label, barcode and specimen regions at full resolution, judged against an
-absolute floor and against this station's usual sharpness for the same kind of region."""
+"""Blur: the width of the sharpest edges of the label, barcode or specimen region at native
+resolution, judged against an absolute limit and against what this camera usually gives."""
 
 from __future__ import annotations
 
 from edge.qc.base import CheckResult, FrameContext, Status
 from edge.qc.chart_analysis import chart_grids
 from edge.qc.scale import frame_px_per_mm
-from edge.qc.sharpness import crop_for_sharpness, reblur_measure, resample_to_scale, to_gray_float
+from edge.qc.sharpness import crop_for_sharpness, edge_width, to_gray_float
 
 # Region groups in order of importance; text must be legible above all. Labels and type labels
 # are one group: the sheet is flat, so its best-focused text tells the focus.
 _GROUPS = (("label", ("label", "type_label")), ("barcode", ("barcode",)), ("specimen", ("specimen",)))
 _MAX_REGIONS_PER_GROUP = 3
 _WHAT = {"label": "Label text", "barcode": "Barcode", "specimen": "Specimen"}
-_RANK: dict[Status, int] = {"ok": 0, "warn": 1, "fail": 2}
 
 
 class BlurCheck:
@@ -21,68 +20,57 @@ class BlurCheck:
 
     def run(self, frame: FrameContext) -> CheckResult:
         settings = frame.profile.blur
-        px_per_mm = frame_px_per_mm(frame, chart_grids(frame))
-        by_class: dict[str, tuple[float, list[int]]] = {}
-        for class_name, members in _GROUPS:
+        measured: tuple[str, float, int] | None = None  # (group, edge width px, region id)
+        for group, members in _GROUPS:
             wanted = [c for c in members if c in settings.classes]
             regions = sorted(frame.regions_of(*wanted), key=lambda r: r.area_px, reverse=True)
-            measured: list[tuple[float, float]] = []
-            ids: list[int] = []
             for region in regions[:_MAX_REGIONS_PER_GROUP]:
-                gray = to_gray_float(crop_for_sharpness(frame.image, region.bbox))
-                result = reblur_measure(resample_to_scale(gray, px_per_mm, settings.normalise_px_per_mm))
-                if result is not None:
-                    measured.append(result)
-                    ids.append(region.id)
-            if measured:
-                # The largest measurable region decides: the main label's text is what must be
-                # legible, and smaller label regions (a printed name, a slip, text the segmenter
-                # picked out beside it) must not vouch for it. Near-blank crops, where JPEG blocks
-                # would read as sharp, are not measured at all. The first group that has one
-                # decides: a specimen soft in depth with a sharp label is in focus. The rest is not
-                # measured (time budget).
-                by_class[class_name] = (measured[0][0], ids)
+                width = edge_width(to_gray_float(crop_for_sharpness(frame.image, region.bbox)))
+                if width is not None:
+                    # The largest measurable region decides: the main label's text is what must
+                    # be legible, and a sharp scrap of text beside it must not vouch for it. Crops
+                    # with too few strong edges (blank paper) are passed over. The first group
+                    # that has one decides: a specimen soft in depth with a sharp label is in focus.
+                    measured = (group, width.width_px, region.id)
+                    break
+            if measured is not None:
                 break
-        if not by_class:
-            return CheckResult(self.name, "ok", "No label or specimen region to measure sharpness on.",
-                               threshold=settings.fail_below)
-        frame.findings.sharpness.update({c: v for c, (v, _) in by_class.items()})
-        judged = list(by_class)
-        details: dict[str, float | str] = {f"sharpness_{c}": v for c, (v, _) in by_class.items()}
+        if measured is None:
+            return CheckResult(self.name, "ok", "No label or specimen region with enough detail to judge focus on.",
+                               threshold=settings.fail_above_px)
+        group, width_px, region_id = measured
+        frame.findings.edge_width[group] = width_px
+        details: dict[str, float | str] = {f"edge_width_px_{group}": width_px, "camera": frame.camera}
+        px_per_mm = frame_px_per_mm(frame, chart_grids(frame))
         if px_per_mm:
             details["px_per_mm"] = px_per_mm
-        worst: tuple[Status, str, str, float, float] | None = None
-        for class_name in judged:
-            status, message, value, threshold = self._judge(frame, class_name, by_class[class_name][0])
-            if worst is None or _RANK[status] > _RANK[worst[0]]:
-                worst = (status, class_name, message, value, threshold)
-        assert worst is not None
-        status, class_name, message, value, threshold = worst
-        ids = by_class[class_name][1] if status != "ok" else [i for c in judged for i in by_class[c][1]]
-        return CheckResult(self.name, status, message, value=value, threshold=threshold, regions=ids,
+            details[f"edge_width_mm_{group}"] = width_px / px_per_mm
+        status, message, value, threshold = self._judge(frame, group, width_px, details)
+        return CheckResult(self.name, status, message, value=value, threshold=threshold, regions=[region_id],
                            details=details)
 
     @staticmethod
-    def _judge(frame: FrameContext, class_name: str, value: float) -> tuple[Status, str, float, float]:
+    def _judge(frame: FrameContext, group: str, width_px: float,
+               details: dict[str, float | str]) -> tuple[Status, str, float, float]:
         settings = frame.profile.blur
-        what = _WHAT[class_name]
-        baseline = (frame.history.sharpness_baseline(class_name, settings.baseline_min_frames)
+        what = _WHAT[group]
+        baseline = (frame.history.edge_width_baseline(frame.camera, group, settings.baseline_min_frames)
                     if frame.history is not None else None)
-        if value < settings.fail_below:
-            return ("fail", f"{what} is blurred (sharpness {value:.2f}, needs {settings.fail_below:.2f}): "
-                    "refocus and retake", value, settings.fail_below)
         if baseline:
-            ratio = value / baseline
-            if ratio < settings.baseline_fail_ratio:
-                return ("fail", f"{what} is blurred (sharpness {ratio:.2f} of this station's usual): "
-                        "refocus and retake", ratio, settings.baseline_fail_ratio)
-            if ratio < settings.baseline_warn_ratio:
-                return ("warn", f"{what} is slightly soft (sharpness {ratio:.2f} of this station's usual): "
-                        "check focus", ratio, settings.baseline_warn_ratio)
-        if value < settings.warn_below:
-            return ("warn", f"{what} is slightly soft (sharpness {value:.2f}): check focus", value,
-                    settings.warn_below)
+            details["baseline_edge_width_px"] = baseline
+        edges = f"edges {width_px:.1f} px wide"
+        if width_px > settings.fail_above_px:
+            return ("fail", f"{what} is blurred ({edges}, limit {settings.fail_above_px:.1f} px): refocus and retake",
+                    width_px, settings.fail_above_px)
         if baseline:
-            return ("ok", f"{what} is sharp ({value / baseline:.2f} of this station's usual).", value / baseline,
-                    settings.baseline_fail_ratio)
-        return ("ok", f"{what} is sharp (sharpness {value:.2f}).", value, settings.fail_below)
+            ratio = width_px / baseline
+            usual = f"{edges}, {ratio:.2f} times this camera's usual {baseline:.1f} px"
+            if ratio > settings.baseline_fail_ratio:
+                return ("fail", f"{what} is blurred ({usual}): refocus and retake", width_px,
+                        settings.baseline_fail_ratio * baseline)
+            if ratio > settings.baseline_warn_ratio:
+                return ("warn", f"{what} is slightly soft ({usual}): check focus", width_px,
+                        settings.baseline_warn_ratio * baseline)
+        if width_px > settings.warn_above_px:
+            return ("warn", f"{what} is slightly soft ({edges}): check focus", width_px, settings.warn_above_px)
+        return ("ok", f"{what} is sharp ({edges}).", width_px, settings.fail_above_px)

@@ -26,18 +26,18 @@ def _check_classes(value: list[str]) -> list[str]:
 
 class BlurSettings(_Strict):
     enabled: bool
-    # Absolute floor of the re-blur sharpness (0..1), whatever this station usually gives.
-    fail_below: float = Field(ge=0, le=1)
-    warn_below: float = Field(ge=0, le=1)
+    # The width of the sharpest strong edges of the deciding region, in pixels of the stored frame
+    # (a perfect step is 1 px; a Gaussian blur of sigma s adds about 2.5 s px). Absolute limits,
+    # whatever this station usually gives.
+    fail_above_px: float = Field(gt=1)
+    warn_above_px: float = Field(gt=1)
     classes: list[str]
-    # Judged against the median of this station's recent accepted frames, per region class.
-    baseline_fail_ratio: float = Field(default=0.88, gt=0, le=1)
-    baseline_warn_ratio: float = Field(default=0.94, gt=0, le=1)
+    # Judged against the median of the recent accepted frames of the same camera set-up (EXIF
+    # make, model, serial and image size), per region class: edges this many times as wide fail.
+    baseline_fail_ratio: float = Field(default=1.35, ge=1)
+    baseline_warn_ratio: float = Field(default=1.2, ge=1)
     baseline_frames: int = Field(default=50, ge=1)
     baseline_min_frames: int = Field(default=5, ge=1)
-    # Crops sampled finer than this are resampled to it before measuring (where the scale is
-    # known), so a closer camera is compared like for like; 12 px/mm is about 300 ppi.
-    normalise_px_per_mm: float | None = Field(default=12.0, gt=0)
 
     @field_validator("classes")
     @classmethod
@@ -165,8 +165,10 @@ class ProfileSettings(_Strict):
 
     @model_validator(mode="after")
     def _thresholds_ordered(self) -> ProfileSettings:
-        if self.blur.warn_below < self.blur.fail_below:
-            raise ValueError("blur.warn_below must not be below blur.fail_below")
+        if self.blur.warn_above_px > self.blur.fail_above_px:
+            raise ValueError("blur.warn_above_px must not exceed blur.fail_above_px")
+        if self.blur.baseline_warn_ratio > self.blur.baseline_fail_ratio:
+            raise ValueError("blur.baseline_warn_ratio must not exceed blur.baseline_fail_ratio")
         if self.framing.rotation_warn_deg > self.framing.rotation_fail_deg:
             raise ValueError("framing.rotation_warn_deg must not exceed framing.rotation_fail_deg")
         return self

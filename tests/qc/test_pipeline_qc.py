@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -8,7 +9,8 @@ import numpy as np
 
 from edge.config import Settings
 from edge.pipeline import FramePipeline
-from tests.frames import draw_sheet, write_jpeg
+from tests.conftest import Running, wait_for
+from tests.frames import draw_sheet, jpeg_bytes, write_atomically, write_jpeg
 
 
 def red_patch_chart(image: np.ndarray) -> None:
@@ -45,6 +47,39 @@ def test_verdicts_carry_the_new_checks_and_feed_the_station_baseline(
     names = [c["check"] for c in verdicts[0]["checks"]]
     assert names == ["readable", "required_elements", "barcode", "colour_chart", "colour_accuracy", "exposure",
                      "blur", "framing"]
-    assert pipeline.history.baseline_count("label") == 3
+    assert pipeline.history.baseline_count("1200x1800", "label") == 3
     assert bad["verdict"] == "retake" and "blur" in [r["check"] for r in bad["reasons"]]
-    assert pipeline.history.baseline_count("label") == 3  # the retake did not lower the baseline
+    assert pipeline.history.baseline_count("1200x1800", "label") == 3  # the retake did not lower the baseline
+
+
+def test_a_restarted_daemon_judges_focus_against_the_baseline_it_had(
+        station: Callable[..., Settings], run_daemon: Callable[[Settings], Running]) -> None:
+    # five sharp frames build the camera's baseline; after a restart a slightly soft frame, which
+    # the absolute limit alone would pass, is still judged against it
+    settings = station(profiles={"herbarium_sheet": {"blur": {"fail_above_px": 20.0, "warn_above_px": 20.0}}})
+    hot, state = Path(settings.watch.folder), Path(settings.state_dir)
+    first = run_daemon(settings)
+    for i in range(settings.active_profile.blur.baseline_min_frames):
+        image = draw_sheet(1200, 1800, seed=i)
+        red_patch_chart(image)
+        write_atomically(hot / f"sharp{i}.jpg", jpeg_bytes(image))
+    assert wait_for(lambda: len(verdicts_in(state)) == 5, 20)
+    assert [v["verdict"] for v in verdicts_in(state)] == ["accept"] * 5
+    first.stop()
+    second = run_daemon(settings)
+    assert second.daemon.pipeline is not None
+    assert second.daemon.pipeline.history.baseline_count("1200x1800", "label") == 5
+    soft = draw_sheet(1200, 1800, seed=7, blur_sigma=1.2)
+    red_patch_chart(soft)
+    write_atomically(hot / "soft.jpg", jpeg_bytes(soft))
+    assert wait_for(lambda: len(verdicts_in(state)) == 6, 20)
+    second.stop()
+    verdict = verdicts_in(state)[-1]
+    blur = next(c for c in verdict["checks"] if c["check"] == "blur")
+    assert verdict["verdict"] == "retake" and blur["status"] == "fail", blur
+    assert "this camera's usual" in blur["message"]
+
+
+def verdicts_in(state: Path) -> list[dict[str, Any]]:
+    path = state / "verdicts.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
