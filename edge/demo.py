@@ -117,7 +117,8 @@ def run_demo(keep: bool = False) -> int:
         broken = hot / "BM000100006_interrupted.jpg"
         _say(f"capture: {broken.name} (the transfer is cut off half way)")
         broken.write_bytes(frames[0].read_bytes()[: frames[0].stat().st_size // 2])
-        deadline = time.monotonic() + 60
+        # the samples are capture-sized (24-26 MP): allow for a slow or busy two-core machine
+        deadline = time.monotonic() + 30 + 15 * expected
         while daemon.counters.snapshot()[3] < expected and time.monotonic() < deadline:
             time.sleep(0.1)
         time.sleep(0.5)

@@ -162,3 +162,39 @@ def test_cardboard_surround_is_plain_brown() -> None:
     b, g, r = (float(board[..., i].mean()) for i in range(3))
     assert r > g > b
     assert float(board.std(axis=(0, 1)).max()) < 15
+
+
+def _edge_width_px(gray: np.ndarray) -> float:
+    """Width of the sharpest strong edges (15th percentile) of a grey crop, both axes: each edge's
+    contrast within 6 px either side over its steepest one-pixel step (a perfect step is 1 px)."""
+    widths: list[np.ndarray] = []
+    for g in (gray, np.ascontiguousarray(gray.T)):
+        step = np.abs(np.diff(g, axis=1))
+        kernel = np.ones((1, 13), np.uint8)
+        spread = (cv2.dilate(g, kernel) - cv2.erode(g, kernel))[:, 1:]
+        padded = np.pad(step, ((0, 0), (1, 1)))
+        peak = (step >= padded[:, :-2]) & (step > padded[:, 2:]) & (step > 0)
+        contrast, steepest = spread[peak], step[peak]
+        strong = contrast >= max(20.0, 0.4 * float(np.percentile(contrast, 99.5)))
+        widths.append(contrast[strong] / steepest[strong])
+    every = np.concatenate(widths)
+    assert every.size > 1000
+    return float(np.percentile(every, 15))
+
+
+def test_capture_size_frames_are_drawn_sharp_and_defocus_blurs_them() -> None:
+    # 6000 px on the long side (about 26 MP): text and borders are drawn at that size, not enlarged,
+    # so label edges are as narrow as a good camera gives; a defocus disc widens them, image only.
+    sharp = generate(27, "herbarium_sheet", 6000)
+    soft = generate(27, "herbarium_sheet", 6000, defocus_radius=7.0)
+    assert max(sharp.image.shape[:2]) == 6000 and sharp.image.shape[0] * sharp.image.shape[1] >= 20_000_000
+    assert sharp.mask.tobytes() == soft.mask.tobytes() and sharp.barcodes == soft.barcodes
+    n, _, stats, _ = cv2.connectedComponentsWithStats((sharp.mask == 2).astype(np.uint8))
+    x, y, w, h, _ = stats[1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))]
+    box = (slice(y + h // 8, y + h - h // 8), slice(x + w // 8, x + w - w // 8))
+
+    def width(img: np.ndarray) -> float:
+        return _edge_width_px(cv2.cvtColor(img[box], cv2.COLOR_BGR2GRAY).astype(np.float32))
+
+    assert 1.2 < width(sharp.image) < 2.4
+    assert width(soft.image) > 5.0

@@ -63,8 +63,23 @@ def _light_field(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
     return cv2.resize(f.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
 
 
-def develop(rng: np.random.Generator, img: np.ndarray, blur_sigma: float) -> np.ndarray:
-    """Light, white-balance, optionally blur, add sensor noise and round-trip through JPEG."""
+def defocus_kernel(radius: float) -> np.ndarray:
+    """The blur a lens out of focus gives: a uniform disc of this radius in pixels (the circle of
+    confusion), its rim anti-aliased by supersampling, normalised to sum 1."""
+    ss = 8
+    half = int(np.ceil(radius))
+    n = (2 * half + 1) * ss
+    c = (np.arange(n, dtype=np.float32) + 0.5) / ss - (half + 0.5)
+    inside = ((c[None, :] ** 2 + c[:, None] ** 2) <= radius * radius).astype(np.float32)
+    k = inside.reshape(2 * half + 1, ss, 2 * half + 1, ss).mean(axis=(1, 3))
+    return k / k.sum()
+
+
+def develop(
+    rng: np.random.Generator, img: np.ndarray, blur_sigma: float, defocus_radius: float = 0.0
+) -> np.ndarray:
+    """Light, white-balance, optionally blur (Gaussian of blur_sigma and/or a defocus disc of
+    defocus_radius, both in output pixels), add sensor noise and round-trip through JPEG."""
     h, w = img.shape[:2]
     field = _light_field(rng, h, w)
     exposure = float(rng.uniform(0.9, 1.08))
@@ -74,6 +89,10 @@ def develop(rng: np.random.Generator, img: np.ndarray, blur_sigma: float) -> np.
     out *= wb
     if blur_sigma > 0:
         out = np.asarray(cv2.GaussianBlur(out, (0, 0), sigmaX=blur_sigma))
+    if defocus_radius > 0:
+        out = np.asarray(
+            cv2.filter2D(out, -1, defocus_kernel(defocus_radius), borderType=cv2.BORDER_REPLICATE)
+        )
     sigma = float(rng.uniform(0.5, 3.5))
     out += grain(rng, h, w, sigma)[..., None]
     if rng.random() < 0.4:

@@ -404,11 +404,11 @@ def _charts_and_rulers(
 
 
 def _shoot(
-    rng: np.random.Generator, scene: Scene, blur_sigma: float, max_rot: float = 3.0
+    rng: np.random.Generator, scene: Scene, blur_sigma: float, max_rot: float = 3.0, defocus_radius: float = 0.0
 ) -> tuple[np.ndarray, np.ndarray, list[dict[str, Any]]]:
     hm = camera.frame_warp(rng, scene.out_w, scene.out_h, scene.pad, max_rot=max_rot)
     img, mask = camera.apply_warp(scene.canvas.bgr, scene.canvas.cls, hm, scene.out_w, scene.out_h)
-    img = camera.develop(rng, img, blur_sigma)
+    img = camera.develop(rng, img, blur_sigma, defocus_radius)
     out: list[dict[str, Any]] = []
     for b in scene.canvas.barcodes:
         pts = camera.warp_points(b.corners, hm)
@@ -435,8 +435,13 @@ def generate(
     *,
     with_chart: bool | None = None,
     blur_sigma: float = 0.0,
+    defocus_radius: float = 0.0,
 ) -> Sample:
-    """One synthetic frame with its pixel-exact class map. Same arguments give byte-identical output."""
+    """One synthetic frame with its pixel-exact class map. Same arguments give byte-identical output.
+
+    blur_sigma (a Gaussian) and defocus_radius (a uniform disc, as a lens out of focus gives) blur the
+    image only, both in pixels of the output frame; neither draws from the frame's random stream.
+    """
     rng = np.random.default_rng(seed)
     if kind == "auto":
         kind = "herbarium_sheet" if rng.random() < 0.7 else "microscope_slide"
@@ -447,9 +452,11 @@ def generate(
     if kind == "herbarium_sheet":
         chart = bool(rng.random() < 0.85) if with_chart is None else with_chart
         scene = _sheet_scene(rng, long_side, chart)
-        img, mask, bcs = _shoot(rng, scene, blur_sigma)
+        img, mask, bcs = _shoot(rng, scene, blur_sigma, defocus_radius=defocus_radius)
     else:
         chart = bool(rng.random() < 0.3) if with_chart is None else with_chart
         canvas, out_w, out_h, pad = slides.slide_scene(rng, long_side, chart)
-        img, mask, bcs = _shoot(rng, Scene(canvas, out_w, out_h, pad), blur_sigma, max_rot=2.0)
+        img, mask, bcs = _shoot(
+            rng, Scene(canvas, out_w, out_h, pad), blur_sigma, max_rot=2.0, defocus_radius=defocus_radius
+        )
     return Sample(image=img, mask=mask, kind=kind, barcodes=bcs)
