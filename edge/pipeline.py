@@ -16,9 +16,11 @@ import numpy as np
 from edge.config import Settings
 from edge.decode import FrameDecoder, UnreadableFrame, decode_small, shrink
 from edge.qc.base import CheckResult, FrameContext
+from edge.qc.framing import SKEW_CACHE_KEY, skew_degrees
 from edge.qc.registry import checks_for
 from edge.qc.station_history import StationHistory
 from edge.segmentation.base import Segmenter
+from edge.segmentation.deskew import DESKEW_MIN_DEG, segment_square
 from edge.segmentation.regions import extract_regions, full_resolution_class_map
 from edge.segmentation.registry import create_segmenter
 from edge.verdict import build_verdict
@@ -65,7 +67,10 @@ class FramePipeline:
             if small is None:
                 small = shrink(full_future.result().full, self._small_long_side)
             t1 = time.perf_counter()
-            seg = self.segmenter.segment(small)
+            # a tilted sheet is segmented upright, its class map turned back to the frame's pixels;
+            # the framing check reuses this estimate, made on a properly resampled small copy
+            skew = skew_degrees(small)
+            seg = segment_square(self.segmenter, small, skew[0], DESKEW_MIN_DEG)
             frame_hw = (raw.header.height, raw.header.width)
             rules = self.settings.segmenter
             regions = extract_regions(seg, frame_hw, rules.min_region_fraction, rules.min_region_score,
@@ -80,7 +85,7 @@ class FramePipeline:
         t3 = time.perf_counter()
         context = FrameContext(image=decoded.full, regions=regions, profile=self.settings.active_profile,
                                history=self.history, camera=raw.header.camera,
-                               icc_profile=raw.header.icc_profile)
+                               icc_profile=raw.header.icc_profile, cache={SKEW_CACHE_KEY: skew})
         results = [CheckResult("readable", "ok", "Image decoded completely.", value=True)]
         results += [check.run(context) for check in self.checks]
         accepted = not any(r.status == "fail" for r in results)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from edge.qc.base import CheckResult
+from edge.qc.registry import reason_rank
 from edge.segmentation.base import ModelInfo
 from edge.segmentation.regions import Region
 
@@ -43,7 +44,9 @@ def build_verdict(
         "processed_at": utc_now_iso(),
         "profile": profile,
         "verdict": verdict_of(checks),
-        "reasons": [c for c in checks_json if c["status"] == "fail"],
+        # causes before their consequences (see REASON_ORDER); the sort is stable
+        "reasons": sorted((c for c in checks_json if c["status"] == "fail"),
+                          key=lambda c: reason_rank(str(c["check"]))),
         "checks": checks_json,
         "regions": [r.to_json() for r in regions],
         "barcodes": list(barcodes),

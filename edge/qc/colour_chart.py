@@ -7,10 +7,13 @@ import numpy as np
 from edge.qc.base import CheckResult, FrameContext
 from edge.qc.chart_analysis import chart_grids, grid_area_px
 from edge.qc.chart_grid import ChartGrid, is_chart
-from edge.qc.framing import touches_edge
+from edge.qc.framing import tilted_past_limit, touches_edge
 from edge.segmentation.regions import Region
 
 NOT_FOUND = "Colour chart not found: place the chart in shot and retake"
+# The segmenter sees a chart but no grid of patches can be confirmed in it: the chart is there, but
+# blurred, glared, too dark or turned too far to read.
+UNREADABLE = "Colour chart in shot but its patches cannot be read: check focus and lighting, and retake"
 
 
 def chart_cut_off(region: Region, grid: ChartGrid, width: int, height: int, margin_fraction: float) -> bool:
@@ -72,8 +75,13 @@ class ColourChartCheck:
             return CheckResult(self.name, "fail",
                                "Colour chart is cut off by the frame edge: move it fully into shot and retake",
                                value=round(largest, 5), threshold=threshold, regions=[r.id for r, _ in confirmed])
+        if grids and tilted_past_limit(frame):
+            # the patch grid is looked for square to the frame: on a tilted sheet it cannot be, and
+            # the framing check already asks for the one retake that fixes it
+            return CheckResult(self.name, "warn", "Colour chart in shot; its patches are read once the sheet is "
+                               "straight", value=0.0, threshold=threshold, regions=[r.id for r, _ in grids])
         if grids:
-            # the segmenter saw something chart-like, but it has no patch grid (paper, a label, a glare)
-            return CheckResult(self.name, "fail", NOT_FOUND + " (no patch grid where a chart was expected)",
-                               value=0.0, threshold=threshold, regions=[r.id for r, _ in grids])
+            # the segmenter found a chart, but no patch grid can be confirmed in it
+            return CheckResult(self.name, "fail", UNREADABLE, value=0.0, threshold=threshold,
+                               regions=[r.id for r, _ in grids])
         return CheckResult(self.name, "fail", NOT_FOUND, value=0.0, threshold=threshold)

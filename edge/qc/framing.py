@@ -16,6 +16,9 @@ _WHAT = {"specimen": "Specimen", "label": "Label", "type_label": "Type label", "
 _FRAGMENT_FRACTION = 0.002
 # The skew estimate looks at the frame at about this many pixels on the long side.
 _SKEW_LONG_SIDE = 800
+# Where the pipeline leaves the (angle, strength) it measured on the segmenter's small copy of the
+# frame, which it resampled properly: the check then reuses it rather than measure again.
+SKEW_CACHE_KEY = "skew_degrees"
 
 
 def touched_sides(bbox: tuple[int, int, int, int], width: int, height: int, margin_fraction: float) -> list[str]:
@@ -53,6 +56,21 @@ def skew_degrees(image: np.ndarray) -> tuple[float, float]:
     return centre, float(hist[peak] / max(1e-9, hist.sum()))
 
 
+def frame_skew(frame: FrameContext) -> float:
+    """The frame's skew in degrees: the pipeline's estimate when it left one, else measured here
+    (and left for the checks after this one)."""
+    cached = frame.cache.get(SKEW_CACHE_KEY)
+    if cached is None:
+        cached = frame.cache[SKEW_CACHE_KEY] = skew_degrees(frame.image)
+    return float(cached[0])
+
+
+def tilted_past_limit(frame: FrameContext) -> bool:
+    """Whether the framing check fails this frame as tilted."""
+    settings = frame.profile.framing
+    return settings.enabled and abs(frame_skew(frame)) > settings.rotation_fail_deg
+
+
 def _substantial(regions: list[Region], frame_area: int) -> list[Region]:
     largest = max((r.area_px for r in regions), default=0)
     return [r for r in regions if r.area_px >= _FRAGMENT_FRACTION * frame_area or r.area_px >= 0.1 * largest]
@@ -63,6 +81,15 @@ class FramingCheck:
 
     def run(self, frame: FrameContext) -> CheckResult:
         settings = frame.profile.framing
+        angle = frame_skew(frame)
+        value = round(angle, 2)
+        # A tilt is the cause to fix first: a tilted sheet's corners run towards the frame edges, and
+        # straightening it changes what is cut off.
+        if abs(angle) > settings.rotation_fail_deg:
+            return CheckResult(self.name, "fail",
+                               f"Sheet is tilted by {abs(angle):.0f}° (limit {settings.rotation_fail_deg:.1f}°): "
+                               "straighten it square to the frame and retake", value=value,
+                               threshold=settings.rotation_fail_deg)
         cut_warning: CheckResult | None = None
         for status, classes in (("fail", settings.keep_inside_fail), ("warn", settings.keep_inside_warn)):
             for class_name in classes:
@@ -77,17 +104,11 @@ class FramingCheck:
                     if status == "fail":
                         return result
                     cut_warning = cut_warning or result
-        angle, _ = skew_degrees(frame.image)
-        value = round(angle, 2)
-        if abs(angle) > settings.rotation_fail_deg:
-            return CheckResult(self.name, "fail",
-                               f"Sheet is rotated {abs(angle):.1f}° (limit {settings.rotation_fail_deg:.1f}°): "
-                               "square it to the frame and retake", value=value, threshold=settings.rotation_fail_deg)
         if cut_warning is not None:
             return cut_warning
         if abs(angle) > settings.rotation_warn_deg:
             return CheckResult(self.name, "warn",
-                               f"Sheet is rotated {abs(angle):.1f}°: square it to the frame",
+                               f"Sheet is tilted by {abs(angle):.1f}°: straighten it square to the frame",
                                value=value, threshold=settings.rotation_warn_deg)
         return CheckResult(self.name, "ok", f"Specimen and labels in shot, sheet square ({angle:+.1f}°).",
                            value=value, threshold=settings.rotation_fail_deg)

@@ -1,4 +1,4 @@
-"""Quality-check registry: one line per check, in order of importance for the reasons list."""
+"""Quality-check registry: the checks in the order they run, and the order their reasons are listed in."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from edge.qc.framing import FramingCheck
 from edge.qc.required_elements import RequiredElementsCheck
 from edge.qc.settings import ProfileSettings
 
+# The order checks run in: later checks reuse what earlier ones found (chart grids, the scale).
 CHECKS: tuple[type[QualityCheck], ...] = (
     RequiredElementsCheck,
     BarcodeCheck,
@@ -21,6 +22,27 @@ CHECKS: tuple[type[QualityCheck], ...] = (
     BlurCheck,
     FramingCheck,
 )
+
+# The order of a verdict's reasons: the order a photographer acts on them. Causes come first
+# (an unreadable file, focus, exposure, framing and tilt), then what they bring about (elements not
+# found, a chart not found or unreadable, colour error, a barcode not read): a blurred or tilted
+# frame also loses its chart and label, and fixing the cause brings them back. Checks not named
+# here follow, in the order they ran.
+REASON_ORDER: tuple[str, ...] = (
+    "readable",
+    "blur",
+    "exposure",
+    "framing",
+    "required_elements",
+    "colour_chart",
+    "colour_accuracy",
+    "barcode",
+)
+
+
+def reason_rank(check: str) -> int:
+    """Where a failing check's reason goes in the verdict's list (lower first)."""
+    return REASON_ORDER.index(check) if check in REASON_ORDER else len(REASON_ORDER)
 
 
 def checks_for(profile: ProfileSettings) -> list[QualityCheck]:

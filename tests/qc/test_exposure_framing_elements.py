@@ -6,7 +6,7 @@ import pytest
 
 from edge.qc.base import FrameContext
 from edge.qc.exposure import ExposureCheck
-from edge.qc.framing import FramingCheck, skew_degrees
+from edge.qc.framing import SKEW_CACHE_KEY, FramingCheck, skew_degrees
 from edge.qc.required_elements import RequiredElementsCheck
 from edge.qc.scale import ruler_px_per_mm
 from edge.qc.settings import ProfileSettings
@@ -84,7 +84,20 @@ def test_skew_is_measured(angle: float) -> None:
 
 def test_rotated_sheet_fails(herbarium: ProfileSettings) -> None:
     result = FramingCheck().run(FrameContext(rotated(sheet_on_black(), 8.0), regions(), herbarium))
-    assert result.status == "fail" and result.message.startswith("Sheet is rotated")
+    assert result.status == "fail" and result.message.startswith("Sheet is tilted by 8°")
+    assert "straighten" in result.message
+
+
+def test_tilt_is_reported_before_what_it_cuts_off(herbarium: ProfileSettings) -> None:
+    cut = [region(0, "label", LABEL), region(1, "specimen", (0, 250, 900, 1000))]
+    result = FramingCheck().run(FrameContext(rotated(sheet_on_black(), 8.0), cut, herbarium))
+    assert result.status == "fail" and result.message.startswith("Sheet is tilted")
+
+
+def test_framing_reuses_the_pipelines_skew_estimate(herbarium: ProfileSettings) -> None:
+    frame = FrameContext(sheet_on_black(), regions(), herbarium, cache={SKEW_CACHE_KEY: (-12.0, 0.05)})
+    result = FramingCheck().run(frame)
+    assert result.status == "fail" and result.value == -12.0
 
 
 def test_required_elements(herbarium: ProfileSettings) -> None:
