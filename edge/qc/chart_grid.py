@@ -7,6 +7,7 @@ a region the segmenter calls a chart only counts when this structure is there.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
@@ -19,6 +20,7 @@ from edge.qc.colour_science import (
     delta_e_2000,
     srgb_to_lab_d50,
 )
+from edge.qc.colour_target import TargetMatch, layout_score, match_classic24
 
 # Charts are analysed at most this many pixels on the long side, but strips keep at least this
 # many across, so the patches of a long, narrow chart are not shrunk away.
@@ -150,11 +152,22 @@ class ColorCheckerReading:
     lab: np.ndarray  # (24, 3) measured CIELAB D50 in reference patch order
     delta_e: np.ndarray  # (24,) CIEDE2000 against the reference
     pitch_px: float
+    match: TargetMatch  # how well the grid fits the Classic 24 layout
 
 
-def read_colorchecker24(crop: np.ndarray, grid: ChartGrid) -> ColorCheckerReading | None:
-    """Sample the 24 patches of a ColorChecker Classic when the grid is its 4 x 6 layout, in any of
-    the four orientations; the orientation that best fits the reference is taken."""
+# A patch's colour is the mean of the middle half of its window's values, per channel: as robust to
+# dust and specks as the median, and finer than one 8-bit step.
+def _patch_colour(pixels: np.ndarray) -> np.ndarray:
+    ordered = np.sort(pixels.astype(np.float64), axis=0)
+    n = ordered.shape[0]
+    return np.asarray(ordered[n // 4:max(n // 4 + 1, n - n // 4)].mean(axis=0))
+
+
+def read_colorchecker24(crop: np.ndarray, grid: ChartGrid,
+                        to_srgb: Callable[[np.ndarray], np.ndarray] | None = None) -> ColorCheckerReading | None:
+    """Sample the 24 patches of a 4 x 6 grid as a ColorChecker Classic, in the orientation (any of
+    the four) that best fits its layout; reading.match says whether it is one. to_srgb converts the
+    sampled BGR pixels of a frame with an embedded colour profile to sRGB (same scale, float)."""
     if grid.count < 16 or grid.pitch_px <= 0:
         return None
     centres = np.array([p.centre for p in grid.patches])
@@ -177,16 +190,53 @@ def read_colorchecker24(crop: np.ndarray, grid: ChartGrid) -> ColorCheckerReadin
             window = crop[max(0, y - half):y + half + 1, max(0, x - half):x + half + 1]
             if window.size == 0:
                 return None
-            bgr[r, c] = np.median(window.reshape(-1, 3).astype(np.float64), axis=0)
+            pixels = window.reshape(-1, 3)
+            bgr[r, c] = _patch_colour(to_srgb(pixels) if to_srgb is not None else pixels)
     full = 65535.0 if crop.dtype == np.uint16 else 255.0
     lab = srgb_to_lab_d50(bgr[..., ::-1] / full)
-    best: ColorCheckerReading | None = None
+    fraction = _patch_fraction(crop, start, step, rows, cols)
+    best: tuple[float, np.ndarray] | None = None
     for turns in range(4):
         grid_lab = np.rot90(lab, turns)
         if grid_lab.shape[:2] != (COLORCHECKER24_ROWS, COLORCHECKER24_COLS):
             continue
         ordered = grid_lab.reshape(24, 3)
-        de = delta_e_2000(ordered, COLORCHECKER24_LAB_D50)
-        if best is None or float(de.mean()) < float(best.delta_e.mean()):
-            best = ColorCheckerReading(ordered, de, float(np.mean(step)))
-    return best
+        score = layout_score(ordered)
+        if best is None or score > best[0]:
+            best = (score, ordered)
+    assert best is not None  # two of the four turns have the reference's shape
+    ordered = best[1]
+    return ColorCheckerReading(ordered, delta_e_2000(ordered, COLORCHECKER24_LAB_D50), float(np.mean(step)),
+                               match_classic24(ordered, fraction))
+
+
+def _patch_fraction(crop: np.ndarray, start: np.ndarray, step: np.ndarray, rows: int, cols: int) -> float | None:
+    """The median share of the pitch that a patch covers, measured along the row and the column
+    through each patch centre: where the colour stays close to the centre's. None: not measurable."""
+    unit = crop.astype(np.float64) / (257.0 if crop.dtype == np.uint16 else 1.0)
+    h, w = unit.shape[:2]
+    shares = []
+    for r in range(rows):
+        for c in range(cols):
+            x, y = (start + np.array([c, r]) * step).round().astype(int)
+            if not (0 <= x < w and 0 <= y < h):
+                continue
+            centre = np.median(unit[max(0, y - 2):y + 3, max(0, x - 2):x + 3].reshape(-1, 3), axis=0)
+            for axis, pitch in ((0, step[0]), (1, step[1])):
+                reach = int(round(pitch))
+                if reach < 8:
+                    return None
+                lo, hi = (max(0, x - reach), min(w, x + reach + 1)) if axis == 0 else \
+                         (max(0, y - reach), min(h, y + reach + 1))
+                line = unit[y, lo:hi] if axis == 0 else unit[lo:hi, x]
+                distance = np.linalg.norm(line - centre, axis=1)
+                inside = distance < max(12.0, 0.5 * float(np.percentile(distance, 95)))
+                mid = (x if axis == 0 else y) - lo
+                a, b = mid, mid
+                while a > 0 and inside[a - 1]:
+                    a -= 1
+                while b < len(inside) - 1 and inside[b + 1]:
+                    b += 1
+                if a > 0 and b < len(inside) - 1:  # the patch ended on both sides within the line
+                    shares.append((b - a + 1) / pitch)
+    return float(np.median(shares)) if len(shares) >= 12 else None

@@ -1,10 +1,14 @@
-"""CIELAB and CIEDE2000 in numpy, and the ColorChecker Classic 24 reference.
+"""CIELAB and CIEDE2000 in numpy, the ColorChecker Classic 24 reference, and the tolerances of
+the imaging guidelines (FADGI, Metamorfoze) that colour accuracy is judged by.
 
 Charts are judged in CIELAB D50, the illuminant the reference data is given in; camera sRGB
 (D65) is adapted to D50 with the Bradford transform, as ICC colour management does.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
@@ -78,8 +82,9 @@ def lab_d50_to_srgb(lab: np.ndarray) -> np.ndarray:
     return linear_to_srgb(lab_to_xyz(lab) @ np.linalg.inv(_SRGB_TO_XYZ_D50).T)
 
 
-def delta_e_2000(lab1: np.ndarray, lab2: np.ndarray) -> np.ndarray:
-    """CIEDE2000 colour difference (Sharma, Wu and Dalal 2005), kL = kC = kH = 1."""
+def delta_e_2000(lab1: np.ndarray, lab2: np.ndarray, unit_lightness_weight: bool = False) -> np.ndarray:
+    """CIEDE2000 colour difference (Sharma, Wu and Dalal 2005), kL = kC = kH = 1.
+    unit_lightness_weight: S_L = 1, as Metamorfoze computes colour accuracy."""
     lab1, lab2 = np.asarray(lab1, dtype=np.float64), np.asarray(lab2, dtype=np.float64)
     l1, a1, b1 = lab1[..., 0], lab1[..., 1], lab1[..., 2]
     l2, a2, b2 = lab2[..., 0], lab2[..., 1], lab2[..., 2]
@@ -105,7 +110,7 @@ def delta_e_2000(lab1: np.ndarray, lab2: np.ndarray) -> np.ndarray:
          + 0.32 * np.cos(np.radians(3 * hp_mean + 6)) - 0.20 * np.cos(np.radians(4 * hp_mean - 63)))
     d_theta = 30 * np.exp(-(((hp_mean - 275) / 25) ** 2))
     r_c = 2 * np.sqrt(cp_mean ** 7 / (cp_mean ** 7 + 25.0 ** 7))
-    s_l = 1 + 0.015 * (l_mean - 50) ** 2 / np.sqrt(20 + (l_mean - 50) ** 2)
+    s_l = 1.0 if unit_lightness_weight else 1 + 0.015 * (l_mean - 50) ** 2 / np.sqrt(20 + (l_mean - 50) ** 2)
     s_c = 1 + 0.045 * cp_mean
     s_h = 1 + 0.015 * cp_mean * t
     r_t = -np.sin(np.radians(2 * d_theta)) * r_c
@@ -118,3 +123,49 @@ def white_balance_error(measured_lab: np.ndarray, reference_lab: np.ndarray) -> 
     measured = np.array(measured_lab, dtype=np.float64, copy=True)
     measured[..., 0] = np.asarray(reference_lab)[..., 0]
     return delta_e_2000(measured, reference_lab)
+
+
+def exposure_scale(measured_lab: np.ndarray, reference_lab: np.ndarray) -> float:
+    """The factor on linear light (XYZ) that best brings the measured lightness of grey patches to
+    the reference lightness (least squares in L*, which is a cube root of luminance)."""
+    measured = np.asarray(measured_lab, dtype=np.float64)[..., 0]
+    reference = np.asarray(reference_lab, dtype=np.float64)[..., 0]
+    cube_root = measured + 16  # 116 * Y^(1/3)
+    denominator = float((cube_root * cube_root).sum())
+    if denominator <= 0:
+        return 1.0
+    return float((cube_root * (reference + 16)).sum() / denominator) ** 3
+
+
+def scale_exposure(lab: np.ndarray, scale: float) -> np.ndarray:
+    """CIELAB of the same colours with linear light multiplied by scale."""
+    return xyz_to_lab(lab_to_xyz(lab) * scale)
+
+
+ColourGuideline = Literal["fadgi_4_star", "fadgi_3_star", "fadgi_2_star", "fadgi_1_star",
+                          "metamorfoze", "metamorfoze_light", "metamorfoze_extra_light"]
+
+
+@dataclass(frozen=True)
+class GuidelineLimits:
+    """Object-level tolerances of one guideline level; None: the level sets no limit."""
+
+    title: str
+    mean_delta_e: float | None
+    p90_delta_e: float | None
+    max_delta_e: float | None
+    white_balance: float | None  # CIEDE2000 of the grey patches with lightness removed
+    tone_delta_l: float | None  # lightness of the grey patches, reported only
+    unit_lightness_weight: bool = False  # Metamorfoze: CIEDE2000 with S_L = 1
+
+
+# FADGI 2023 star levels and Metamorfoze 2.0 (Full, Light, Extra Light).
+GUIDELINES: dict[str, GuidelineLimits] = {
+    "fadgi_4_star": GuidelineLimits("FADGI 4-star", 2.0, 4.0, None, 2.0, 1.5),
+    "fadgi_3_star": GuidelineLimits("FADGI 3-star", 3.5, 7.0, None, 4.0, 3.0),
+    "fadgi_2_star": GuidelineLimits("FADGI 2-star", 5.0, 10.0, None, 6.0, 4.5),
+    "fadgi_1_star": GuidelineLimits("FADGI 1-star", 6.5, 13.0, None, 8.0, 6.0),
+    "metamorfoze": GuidelineLimits("Metamorfoze", 3.0, None, 7.0, 3.0, 2.0, True),
+    "metamorfoze_light": GuidelineLimits("Metamorfoze Light", 4.0, None, 14.0, 3.0, 2.0, True),
+    "metamorfoze_extra_light": GuidelineLimits("Metamorfoze Extra Light", None, None, None, 5.0, 4.0, True),
+}

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from edge.classes import CLASS_IDS
-from edge.qc.colour_science import COLORCHECKER24_NAMES
+from edge.qc.colour_science import COLORCHECKER24_NAMES, GUIDELINES, ColourGuideline, GuidelineLimits
 from edge.settings_base import Strict as _Strict
 
 Severity = Literal["fail", "warn", "off"]
@@ -46,14 +47,23 @@ class BlurSettings(_Strict):
 
 
 class ColourAccuracySettings(_Strict):
-    """ColorChecker Classic 24 colour accuracy: warnings at FADGI 3-star, retakes beyond FADGI 1-star."""
+    """Colour accuracy on a ColorChecker Classic 24, judged by a named guideline level (FADGI stars,
+    Metamorfoze levels); past its tolerances the check gives `severity` (warn: accept with a note)."""
 
     enabled: bool = True
-    warn_mean_delta_e: float = Field(default=3.5, gt=0)
-    fail_mean_delta_e: float = Field(default=6.5, gt=0)
-    warn_p90_delta_e: float = Field(default=7.0, gt=0)
-    warn_white_balance: float = Field(default=4.0, gt=0)
-    fail_white_balance: float = Field(default=8.0, gt=0)
+    guideline: ColourGuideline = "fadgi_3_star"
+    severity: Literal["warn", "fail"] = "warn"
+    # Explicit limits replacing the guideline's (null: the guideline's own, which may set none).
+    max_mean_delta_e: float | None = Field(default=None, gt=0)
+    max_p90_delta_e: float | None = Field(default=None, gt=0)
+    max_delta_e: float | None = Field(default=None, gt=0)
+    max_white_balance: float | None = Field(default=None, gt=0)
+    # Scale the chart's light to its grey row's reference lightness before measuring colour, so an
+    # exposure difference is reported as such, not counted as colour error.
+    normalise_exposure: bool = True
+    # A colour target in shot that is not a Classic 24 (a CameraTrax card, a Q-13 strip, ...):
+    # no colour verdict, and this status.
+    unknown_target: Literal["ok", "warn"] = "ok"
     # Patches left out of the figures; cyan lies outside the sRGB gamut.
     exclude_patches: list[str] = Field(default_factory=lambda: ["cyan"])
 
@@ -65,6 +75,16 @@ class ColourAccuracySettings(_Strict):
                 raise ValueError(f"unknown ColorChecker patch {name!r}; expected one of "
                                  + ", ".join(COLORCHECKER24_NAMES))
         return value
+
+    def limits(self) -> GuidelineLimits:
+        """The guideline's tolerances with the explicit limits applied."""
+        level = GUIDELINES[self.guideline]
+        return dataclasses.replace(
+            level,
+            mean_delta_e=self.max_mean_delta_e if self.max_mean_delta_e is not None else level.mean_delta_e,
+            p90_delta_e=self.max_p90_delta_e if self.max_p90_delta_e is not None else level.p90_delta_e,
+            max_delta_e=self.max_delta_e if self.max_delta_e is not None else level.max_delta_e,
+            white_balance=self.max_white_balance if self.max_white_balance is not None else level.white_balance)
 
 
 class ColourChartSettings(_Strict):
