@@ -1,4 +1,13 @@
-"""Pixels per millimetre of a frame, from the scale bar's tick marks or the chart's patch pitch."""
+"""Pixels per millimetre of a frame, from the scale bar's tick marks or the chart's patch pitch.
+
+A ruler is read as a comb: the profile of horizontal gradient along its long side, taken in bands
+across its short side (the tick band is the most periodic one; printed text, colour patches and the
+ruler's edges are not), gives an autocorrelation with peaks at the tick spacing and its multiples.
+The finest spacing that carries the pattern is the comb's period. That period is a millimetre where
+the mm ticks are resolved, but 5 mm or a centimetre on a ruler with only centimetre blocks or at low
+resolution; it is read as 1, 5 or 10 mm, whichever puts the frame's long side inside the profile's
+physical range (`scale.frame_long_side_mm`), the finest such reading first.
+"""
 
 from __future__ import annotations
 
@@ -8,32 +17,127 @@ from edge.qc.base import FrameContext
 from edge.qc.chart_grid import ChartGrid
 from edge.segmentation.regions import Region
 
-# A ruler read at fewer than this many pixels per mm has unresolved millimetre ticks.
-_MIN_PX_PER_MM, _MAX_PX_PER_MM = 2.0, 80.0
-# The tick peak must stand this far above the spectrum's median to be believed.
-_PEAK_OVER_MEDIAN = 6.0
+# Millimetre ticks closer than this many pixels are not resolved.
+_MIN_PERIOD_PX = 3.0
+# What a found period may stand for, in mm: mm ticks, 5 mm marks, centimetre marks or blocks.
+_PERIOD_MM = (1.0, 5.0, 10.0)
+# A band is periodic when its normalised autocorrelation reaches this at the comb's period.
+_MIN_CORRELATION = 0.3
+# A finer spacing is the comb's period when the correlation there is this share of the best peak's.
+_FUNDAMENTAL_SHARE = 0.6
+# Without the frame's size, any finer comb this strong counts as the millimetres.
+_FINEST_SHARE = 0.3
+# The comb must repeat at least this many times along the ruler.
+_MIN_REPEATS = 3
+# Bands across the short side: this many, overlapping by half.
+_BANDS = 8
+_JPEG_BLOCK = 8
 
 
-def ruler_px_per_mm(gray: np.ndarray) -> float | None:
-    """Millimetre tick period of a ruler crop (grey float), from the spectrum of its profile along
-    the long side; None when no clear periodic tick pattern is there."""
-    if gray.shape[0] > gray.shape[1]:
-        gray = gray.T
-    if gray.shape[1] < 40:
+def _without_block_grid(profile: np.ndarray) -> np.ndarray:
+    """The profile less its component of period 8 px: JPEG's 8 x 8 blocks leave a faint comb at that
+    spacing on smooth or noisy surfaces, stronger there than a ruler's ticks in a band without them."""
+    n = profile.size - profile.size % _JPEG_BLOCK
+    if n < 4 * _JPEG_BLOCK:
+        return profile
+    phase = profile[:n].reshape(-1, _JPEG_BLOCK).mean(axis=0)
+    return profile - np.resize(phase - phase.mean(), profile.size)
+
+
+def _autocorrelation(profile: np.ndarray) -> np.ndarray:
+    """Normalised autocorrelation (1 at lag 0), each lag divided by its overlap."""
+    n = profile.size
+    x = profile - profile.mean()
+    spectrum = np.fft.rfft(x, 2 * n)
+    acf = np.fft.irfft(spectrum * np.conj(spectrum), 2 * n)[:n]
+    acf = acf / np.arange(n, 0, -1)
+    return acf / acf[0] if acf[0] > 1e-12 else np.zeros(n)
+
+
+def _peak(acf: np.ndarray, lag: int) -> float:
+    """Sub-pixel position of the local maximum at `lag` (parabola through three lags)."""
+    a, b, c = acf[lag - 1], acf[lag], acf[lag + 1]
+    denom = a - 2 * b + c
+    return lag + (0.5 * (a - c) / denom if denom < 0 else 0.0)
+
+
+def _comb_period(acf: np.ndarray, lo: float, hi: float, share: float) -> tuple[float, float] | None:
+    """The comb's period in px between lo and hi and its correlation, or None where none stands out."""
+    start, stop = max(2, int(np.ceil(lo))), min(acf.size - 2, int(np.floor(hi)))
+    if stop <= start:
         return None
-    # tick edges run across the long side: horizontal differences, averaged over the short side
-    profile = np.abs(np.diff(gray.astype(np.float64), axis=1)).mean(axis=0)
-    profile = profile - profile.mean()
-    spectrum = np.abs(np.fft.rfft(profile * np.hanning(profile.size)))
-    freqs = np.fft.rfftfreq(profile.size)
-    usable = (freqs >= 1 / _MAX_PX_PER_MM) & (freqs <= 1 / _MIN_PX_PER_MM)
-    if usable.sum() < 3:
+    seg = acf[start - 1:stop + 2]
+    is_max = (seg[1:-1] > seg[:-2]) & (seg[1:-1] >= seg[2:])
+    lags = np.flatnonzero(is_max) + start
+    if lags.size == 0:
         return None
-    band = spectrum[usable]
-    peak = int(np.argmax(band))
-    if band[peak] < _PEAK_OVER_MEDIAN * float(np.median(band)) + 1e-9:
+    best = int(lags[np.argmax(acf[lags])])
+    strength = float(acf[best])
+    if strength < _MIN_CORRELATION:
         return None
-    return float(1.0 / freqs[usable][peak])
+    best_pos = _peak(acf, best)
+    for lag in lags[lags <= best]:  # finest first
+        if acf[lag] < share * strength:
+            continue
+        pos = _peak(acf, int(lag))
+        k = round(best_pos / pos)
+        if k >= 1 and abs(best_pos / pos - k) <= 0.08 * k ** 0.5:
+            return best_pos / k, strength  # the far peak fixes the period more precisely
+    return best_pos, strength
+
+
+def ruler_px_per_mm(gray: np.ndarray, long_side_px: int | None = None,
+                    long_side_mm: tuple[float, float] = (250.0, 750.0)) -> float | None:
+    """Pixels per mm of a ruler crop (grey float, any orientation), or None when it shows no clear
+    periodic tick pattern. With the frame's long side in pixels, the tick period is read as 1, 5 or
+    10 mm to fit the frame's physical range `long_side_mm`; without it, as millimetre ticks."""
+    along = 1 if gray.shape[1] >= gray.shape[0] else 0  # the ruler's long axis
+    length, across = gray.shape[along], gray.shape[1 - along]
+    if length < 40 or across < 2:
+        return None
+    # tick edges run across the long side: gradient along it, summed over bands of the short side
+    # (every other line across a wide ruler: ticks are many lines long)
+    if across > 64:
+        gray = gray[::2] if along == 1 else gray[:, ::2]
+        across = gray.shape[1 - along]
+    diff = np.abs(np.diff(gray.astype(np.float32), axis=along))
+    sums = np.cumsum(diff, axis=1 - along, dtype=np.float32)
+    sums = np.concatenate([np.zeros((1, sums.shape[1])), sums]) if along == 1 else \
+        np.concatenate([np.zeros((sums.shape[0], 1)), sums], axis=1)
+    height = max(2, across // _BANDS)
+    edges = sorted({*range(0, across - height + 1, max(1, height // 2)), across - height})
+    bands = [(a, a + height) for a in edges] + [(0, across)]
+
+    if long_side_px:
+        readings = [(m, m * long_side_px / long_side_mm[1], m * long_side_px / long_side_mm[0])
+                    for m in _PERIOD_MM]
+        share = _FUNDAMENTAL_SHARE
+    else:  # nothing to tell a centimetre from a millimetre by: the finest comb is the mm ticks
+        readings = [(1.0, _MIN_PERIOD_PX, float(length))]
+        share = _FINEST_SHARE
+    lo = max(_MIN_PERIOD_PX, min(r[1] for r in readings))
+    hi = min(max(r[2] for r in readings), (length - 1) / _MIN_REPEATS)
+
+    found: tuple[float, float] | None = None
+    for a, b in bands:
+        profile = ((sums[b] - sums[a]) if along == 1 else (sums[:, b] - sums[:, a])) / (b - a)
+        profile = _without_block_grid(profile)
+        comb = _comb_period(_autocorrelation(profile), lo, hi, share)
+        if comb is None or comb[0] < lo:
+            continue
+        # the tick band: the strongest periodic edges (correlation times the profile's spread), the
+        # more so the more often the comb repeats (a ruler repeats its millimetres far more often
+        # than colour patches or printed text their spacing; faint texture in the surround is weak)
+        score = comb[1] * float(profile.std()) * (length / comb[0]) ** 0.5
+        if found is None or score > found[1]:
+            found = (comb[0], score)
+    if found is None:
+        return None
+    period = found[0]
+    for mm, p_lo, p_hi in readings:  # finest reading first
+        if p_lo <= period <= p_hi:
+            return period / mm
+    return None
 
 
 def frame_px_per_mm(frame: FrameContext, chart_grids: list[tuple[Region, ChartGrid]]) -> float | None:
@@ -42,18 +146,15 @@ def frame_px_per_mm(frame: FrameContext, chart_grids: list[tuple[Region, ChartGr
     if cached is not False:
         return cached
     value: float | None = None
+    long_side = max(frame.width, frame.height)
+    frame_mm = frame.profile.scale.frame_long_side_mm
     for region in sorted(frame.regions_of("scale_bar"), key=lambda r: r.area_px, reverse=True)[:2]:
         x0, y0, x1, y1 = region.bbox
         crop = frame.image[y0:y1, x0:x1]
         if crop.size == 0:
             continue
-        gray = crop[..., 1].astype(np.float32)  # green: close to luminance, no conversion pass
-        value = ruler_px_per_mm(gray)
-        # a frame shows between about 80 mm (a slide) and 700 mm (a large sheet with its surround):
-        # a reading outside that mistook the centimetre marks for millimetres, or the reverse
-        long_side = max(frame.width, frame.height)
-        if value is not None and not long_side / 700 <= value <= long_side / 80:
-            value = None
+        gray = crop[..., 1] if crop.ndim == 3 else crop  # green: close to luminance, no conversion pass
+        value = ruler_px_per_mm(gray, long_side, (frame_mm[0], frame_mm[1]))
         if value is not None:
             break
     pitch_mm = frame.profile.colour_chart.patch_pitch_mm

@@ -175,6 +175,21 @@ class RequiredElementsSettings(_Strict):
     scale_bar: Severity = "warn"
 
 
+class ScaleSettings(_Strict):
+    """How the frame's scale (pixels per mm) is read from the ruler."""
+
+    # The physical length of the frame's long side this profile's frames span, in mm [min, max]:
+    # a ruler's tick period is read as 1, 5 or 10 mm, whichever puts the frame inside this range.
+    frame_long_side_mm: list[float] = Field(default_factory=lambda: [250.0, 750.0], min_length=2, max_length=2)
+
+    @field_validator("frame_long_side_mm")
+    @classmethod
+    def _ordered(cls, value: list[float]) -> list[float]:
+        if not 0 < value[0] < value[1]:
+            raise ValueError("frame_long_side_mm must be [min, max] with 0 < min < max")
+        return value
+
+
 class ProfileSettings(_Strict):
     blur: BlurSettings
     colour_chart: ColourChartSettings
@@ -182,6 +197,7 @@ class ProfileSettings(_Strict):
     exposure: ExposureSettings = Field(default_factory=ExposureSettings)
     framing: FramingSettings = Field(default_factory=FramingSettings)
     required_elements: RequiredElementsSettings = Field(default_factory=RequiredElementsSettings)
+    scale: ScaleSettings = Field(default_factory=ScaleSettings)
 
     @model_validator(mode="after")
     def _thresholds_ordered(self) -> ProfileSettings:

@@ -1,0 +1,78 @@
+"""The frame's scale read from constructed rulers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from edge.qc.scale import ruler_px_per_mm
+
+SHEET_MM = (250.0, 750.0)
+
+
+def mm_ruler(px_per_mm: float, length_mm: float = 150, height: int = 80, seed: int = 0) -> np.ndarray:
+    """Dark mm ticks on white, longer at 5 mm and longest at each cm, some noise, a text band below."""
+    rng = np.random.default_rng(seed)
+    width = int(length_mm * px_per_mm) + 20
+    ruler = np.full((height, width), 235, np.float32)
+    tick = max(1, int(round(px_per_mm * 0.15)))
+    for i in range(int(length_mm) + 1):
+        x = int(round(10 + i * px_per_mm))
+        reach = height * (0.5 if i % 10 == 0 else 0.35 if i % 5 == 0 else 0.25)
+        ruler[: int(reach), x:x + tick] = 30
+    strokes = np.cumsum(rng.integers(2, 12, width))  # printed text: strokes at irregular spacing
+    ruler[int(height * 0.7):int(height * 0.8), strokes[strokes < width]] = 60
+    return ruler + rng.normal(0, 4, ruler.shape).astype(np.float32)
+
+
+def cm_block_ruler(px_per_mm: float, length_mm: float = 100, height: int = 60) -> np.ndarray:
+    """White outlines of 1 cm blocks on black, every other one filled below: no mm ticks."""
+    width = int(length_mm * px_per_mm) + 20
+    ruler = np.full((height, width), 25, np.float32)
+    for i in range(int(length_mm // 10) + 1):
+        x = int(round(10 + i * 10 * px_per_mm))
+        ruler[5:height // 2, x:x + 2] = 230
+        if i % 2 == 0 and i < length_mm // 10:
+            ruler[height // 3:height // 2, x:int(round(x + 10 * px_per_mm))] = 230
+    return ruler
+
+
+@pytest.mark.parametrize("px_per_mm", [3.3, 4.2, 7.5, 13.3, 22.0, 40.0])
+def test_mm_ticks_on_a_sheet_frame(px_per_mm: float) -> None:
+    long_side = int(450 * px_per_mm)  # a sheet frame 450 mm long
+    length_mm = 150 if px_per_mm < 20 else 60
+    found = ruler_px_per_mm(mm_ruler(px_per_mm, length_mm), long_side, SHEET_MM)
+    assert found == pytest.approx(px_per_mm, rel=0.03)
+
+
+def test_fine_mm_ticks_on_a_slide_frame() -> None:
+    # a slide frame spans about 100 mm: 40 px/mm on a 4000-px frame
+    found = ruler_px_per_mm(mm_ruler(40.0, 50, height=120), 4000, (60.0, 160.0))
+    assert found == pytest.approx(40.0, rel=0.03)
+
+
+def test_unresolved_mm_ticks_are_read_by_their_centimetres() -> None:
+    # 2.5 px/mm: mm ticks one pixel apart from blurring into each other; the cm blocks carry it
+    found = ruler_px_per_mm(cm_block_ruler(2.5), 1125, SHEET_MM)
+    assert found == pytest.approx(2.5, rel=0.03)
+
+
+@pytest.mark.parametrize("px_per_mm", [4.1, 13.3, 30.0])
+def test_centimetre_blocks_only(px_per_mm: float) -> None:
+    found = ruler_px_per_mm(cm_block_ruler(px_per_mm), int(460 * px_per_mm), SHEET_MM)
+    assert found == pytest.approx(px_per_mm, rel=0.03)
+
+
+def test_ruler_read_at_ninety_degrees() -> None:
+    ruler = mm_ruler(13.3)
+    across = ruler_px_per_mm(ruler, 6000, SHEET_MM)
+    assert across == pytest.approx(13.3, rel=0.03)
+    assert ruler_px_per_mm(np.ascontiguousarray(ruler.T), 6000, SHEET_MM) == pytest.approx(across, rel=1e-6)
+
+
+def test_no_ruler_gives_none() -> None:
+    rng = np.random.default_rng(1)
+    assert ruler_px_per_mm(np.full((60, 1200), 240, np.float32), 6000, SHEET_MM) is None
+    paper = 200 + rng.normal(0, 6, (90, 1500)).astype(np.float32)
+    assert ruler_px_per_mm(paper, 6000, SHEET_MM) is None
+    assert ruler_px_per_mm(np.full((10, 30), 240, np.float32), 6000, SHEET_MM) is None
