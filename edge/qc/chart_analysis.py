@@ -16,6 +16,10 @@ _WIDEN = 0.5
 # ruler's marks.
 _STRIP_ASPECT = 2.5
 _WINDOW = 2.0
+# The band searched along a scale bar for a chart the segmenter missed, in the bar's widths.
+_BAND = 3.0
+# Crops at least this many pixels across are also looked at reduced, where no grid was found.
+_MIN_SIDE_TO_REDUCE = 120
 
 
 def chart_grids(frame: FrameContext) -> list[tuple[Region, ChartGrid]]:
@@ -43,8 +47,34 @@ def chart_grids(frame: FrameContext) -> list[tuple[Region, ChartGrid]]:
         if is_chart(grid, min_patches) and not in_window and max(region.area_px, grid_area_px(grid)) < min_area:
             region, grid = _follow_grid(frame, region, grid, min_patches)
         found.append((region, grid))
+    if not any(is_chart(grid, min_patches) for _, grid in found):
+        found += _beside_the_scale_bar(frame, min_patches)
     frame.cache["chart_grids"] = found
     return found
+
+
+def _beside_the_scale_bar(frame: FrameContext, min_patches: int) -> list[tuple[Region, ChartGrid]]:
+    """A small card on the strip beside the ruler is what the segmenter most often misses (the
+    ruler and card share one strip of the copy stand): where no chart region shows a grid, look
+    along each scale bar's line, across the whole frame, in overlapping square windows. A found
+    card is reported under the scale bar's region id."""
+    for bar in sorted(frame.regions_of("scale_bar"), key=lambda r: r.area_px, reverse=True)[:2]:
+        x0, y0, x1, y1 = bar.bbox
+        horizontal = x1 - x0 >= y1 - y0
+        short = (y1 - y0) if horizontal else (x1 - x0)
+        side = max(64, int(_BAND * short))
+        centre = (y0 + y1) // 2 if horizontal else (x0 + x1) // 2
+        lo = max(0, centre - side // 2)
+        hi = min(frame.height if horizontal else frame.width, lo + side)
+        length = frame.width if horizontal else frame.height
+        for start in range(0, max(1, length - side // 2), max(1, side // 2)):
+            end = min(length, start + side)
+            box = (start, lo, end, hi) if horizontal else (lo, start, hi, end)
+            grid = _grid_in(frame, box)
+            if is_chart(grid, min_patches):
+                card = Region(bar.id, "colour_chart", box, int(grid_area_px(grid)), bar.score)
+                return [(card, grid)]
+    return []
 
 
 def grid_area_px(grid: ChartGrid) -> float:
@@ -88,11 +118,16 @@ def _grid_in(frame: FrameContext, box: tuple[int, int, int, int]) -> ChartGrid:
     crop = frame.image[y0:y1, x0:x1]
     if not crop.size:
         return ChartGrid([], 0, 0.0)
+    min_patches = frame.profile.colour_chart.min_patches
     grid = find_patch_grid(crop)
-    if not is_chart(grid, frame.profile.colour_chart.min_patches):
+    if not is_chart(grid, min_patches):
         enlarged = find_patch_grid(crop, enlarge=True)
-        if is_chart(enlarged, frame.profile.colour_chart.min_patches):
+        if is_chart(enlarged, min_patches):
             return enlarged
+        if min(crop.shape[:2]) >= _MIN_SIDE_TO_REDUCE:
+            reduced = find_patch_grid(crop, reduce=True)
+            if is_chart(reduced, min_patches):
+                return reduced
     return grid
 
 

@@ -62,13 +62,18 @@ def to_unit_bgr(crop: np.ndarray) -> np.ndarray:
     return crop.astype(np.float32) * np.float32(scale)
 
 
-def find_patch_grid(crop: np.ndarray, enlarge: bool = False) -> ChartGrid:
+def find_patch_grid(crop: np.ndarray, enlarge: bool = False, reduce: bool = False) -> ChartGrid:
     """The patches of a chart-like grid in a BGR crop (any size, uint8 or uint16). enlarge: look
-    again at a small crop enlarged (a second try, where the first found no chart)."""
+    again at a small crop enlarged; reduce: look again at half the working size (second tries,
+    where the first found no chart)."""
     h, w = crop.shape[:2]
     scale = min(1.0, max(_WORK_LONG_SIDE / max(h, w), _WORK_MIN_SHORT_SIDE / max(1, min(h, w))))
     if enlarge and scale == 1.0 and min(h, w) < _SMALL_SHORT_SIDE:
         scale = min(_MAX_ENLARGE, _SMALL_SHORT_SIDE / max(1, min(h, w)))
+    if reduce:
+        # a small card at capture resolution: its patches' print texture and sensor noise break
+        # them into pieces; averaging pixels together makes them flat again
+        scale *= 0.5
     if scale == 1.0:
         small = crop
     else:

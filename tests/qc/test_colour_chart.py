@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import cv2
 import numpy as np
+import pytest
 
 from edge.qc.base import FrameContext
 from edge.qc.chart_grid import find_patch_grid, is_chart, read_colorchecker24
@@ -199,3 +202,58 @@ def test_a_chart_the_segmenter_found_only_the_top_of_is_followed_down(herbarium:
     box = paste(small, one_column_chart(patches=6), 700, 700)
     result = ColourChartCheck().run(FrameContext(small, [region(0, "colour_chart", box)], herbarium))
     assert result.status == "fail" and "too small" in result.message, result.message
+
+
+def textured_chip_card(patch: int = 42, seed: int = 4) -> np.ndarray:
+    """A pocket card at capture resolution: patches touching each other, with print texture and
+    sensor noise strong enough to break each patch into pieces at full size."""
+    rng = np.random.default_rng(seed)
+    rgb = (lab_d50_to_srgb(COLORCHECKER24_LAB_D50) * 255).round()
+    card = np.zeros((4 * patch, 6 * patch, 3), np.float32)
+    for i in range(24):
+        r, c = divmod(i, 6)
+        card[r * patch:(r + 1) * patch, c * patch:(c + 1) * patch] = rgb[i][::-1]
+    card += rng.normal(0, 9, card.shape)
+    return np.clip(card, 0, 255).astype(np.uint8)
+
+
+def test_a_reduced_look_finds_the_grid_in_crop_pixels(herbarium: ProfileSettings) -> None:
+    card = textured_chip_card()
+    full, reduced = find_patch_grid(card), find_patch_grid(card, reduce=True)
+    assert is_chart(reduced, 6) and reduced.count >= 20
+    assert reduced.pitch_px == pytest.approx(42, rel=0.1)  # in crop pixels, not the reduced copy's
+    assert reduced.pitch_px == pytest.approx(full.pitch_px, rel=0.1)
+    image, box = chart_frame(chart=card)
+    result = ColourChartCheck().run(FrameContext(image, [region(0, "colour_chart", box)], herbarium))
+    assert result.status == "ok", result.message
+
+
+REAL_CARD = Path(__file__).resolve().parents[3] / "shared/realdata/dev-fullres/herbasap-lite/test_prev.jpg"
+
+
+@pytest.mark.skipif(not REAL_CARD.exists(), reason="real full-resolution frames absent")
+def test_a_real_pocket_card_at_capture_resolution_is_found(herbarium: ProfileSettings) -> None:
+    # a 22 MP camera frame: the card's touching patches break up at full size, not reduced
+    image = cv2.imread(str(REAL_CARD))
+    h, w = image.shape[:2]
+    box = (int(0.929 * w), int(0.937 * h), int(0.984 * w), int(0.974 * h))
+    crop = image[box[1]:box[3], box[0]:box[2]]
+    assert not is_chart(find_patch_grid(crop), 6)
+    result = ColourChartCheck().run(FrameContext(image, [region(0, "colour_chart", box)], herbarium))
+    assert result.status == "ok", result.message
+
+
+def test_a_card_the_segmenter_missed_is_found_beside_the_scale_bar(herbarium: ProfileSettings) -> None:
+    image = paper(2400, 1600)
+    ruler = (200, 1400, 1500, 1480)
+    image[ruler[1]:ruler[3], ruler[0]:ruler[2]] = 250
+    for x in range(ruler[0], ruler[2], 40):
+        image[ruler[1]:ruler[1] + 30, x:x + 3] = 20
+    paste(image, draw_colorchecker(patch=22, gap=5), 1900, 1380)
+    regions = [region(0, "scale_bar", ruler), region(1, "label", (100, 100, 600, 400))]
+    result = ColourChartCheck().run(FrameContext(image, regions, herbarium))
+    assert result.status == "ok" and result.regions == [0], result.message
+    # no card on the ruler's line: still no chart
+    bare = paper(2400, 1600)
+    bare[ruler[1]:ruler[3], ruler[0]:ruler[2]] = image[ruler[1]:ruler[3], ruler[0]:ruler[2]]
+    assert ColourChartCheck().run(FrameContext(bare, regions, herbarium)).status == "fail"
