@@ -76,9 +76,9 @@ def test_missing_barcode_only_fails_when_required(herbarium: ProfileSettings) ->
 def test_same_barcode_as_the_previous_accepted_frame_warns(herbarium: ProfileSettings) -> None:
     history = StationHistory()
     image, regions = frame_with("BM000521755")
-    history.record(accepted=True, sharpness={}, barcodes=["BM000521755"])
+    history.record(accepted=True, camera="", edge_width={}, barcodes=["BM000521755"])
     result = BarcodeCheck().run(FrameContext(image, regions, herbarium, history=history))
     assert result.status == "warn" and "possible duplicate" in result.message
     # a retake after a rejected frame shows the same code, as it should
-    history.record(accepted=False, sharpness={}, barcodes=["BM000521755"])
+    history.record(accepted=False, camera="", edge_width={}, barcodes=["BM000521755"])
     assert BarcodeCheck().run(FrameContext(image, regions, herbarium, history=history)).status == "ok"
