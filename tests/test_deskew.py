@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 
 from edge.config import Settings, load_settings
-from edge.pipeline import FramePipeline
 from edge.qc.framing import skew_degrees
 from edge.segmentation.deskew import segment_square, upright
 from edge.segmentation.registry import create_segmenter
 from tests.frames import draw_sheet, write_jpeg
+from tests.test_pipeline import judge
 
 REAL_DEV = Path(__file__).resolve().parents[2] / "shared" / "realdata" / "dev"
 
@@ -39,14 +39,6 @@ def moved_box(m: np.ndarray, box: tuple[int, int, int, int]) -> tuple[float, flo
     x0, y0, x1, y1 = box
     pts = np.array([[x0, y0, 1], [x1, y0, 1], [x0, y1, 1], [x1, y1, 1]], np.float64) @ m.T
     return pts[:, 0].min(), pts[:, 1].min(), pts[:, 0].max(), pts[:, 1].max()
-
-
-def judge(settings: Settings, path: Path, **kw: Any) -> Any:
-    pipeline = FramePipeline(settings)
-    try:
-        return pipeline.judge(path, **kw)
-    finally:
-        pipeline.close()
 
 
 @pytest.mark.parametrize("angle", [-30.0, 12.0, 40.0])

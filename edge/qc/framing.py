@@ -14,8 +14,10 @@ _WHAT = {"specimen": "Specimen", "label": "Label", "type_label": "Type label", "
 # A region smaller than this share of the frame, and than a tenth of the largest region of its
 # class, is a fragment (a segmenter's stray pixels), not a specimen or label running out of shot.
 _FRAGMENT_FRACTION = 0.002
-# The skew estimate looks at the frame at about this many pixels on the long side.
-_SKEW_LONG_SIDE = 800
+# The skew estimate looks at the frame at about this many pixels on the long side, for straight
+# segments at least this share of it long.
+_SKEW_LONG_SIDE = 600
+_MIN_LINE_FRACTION = 0.06
 # Where the pipeline leaves the (angle, strength) it measured on the segmenter's small copy of the
 # frame, which it resampled properly: the check then reuses it rather than measure again.
 SKEW_CACHE_KEY = "skew_degrees"
@@ -33,27 +35,51 @@ def touches_edge(bbox: tuple[int, int, int, int], width: int, height: int, margi
 
 
 def skew_degrees(image: np.ndarray) -> tuple[float, float]:
-    """Rotation of the frame's dominant straight edges (sheet, label and ruler borders, text lines)
-    from the frame axes, in degrees in [-45, 45), and how dominant that direction is (0..1)."""
-    step = max(1, int(np.ceil(max(image.shape[:2]) / _SKEW_LONG_SIDE)))
-    gray = cv2.GaussianBlur(image[::step, ::step, 1].astype(np.float32), (0, 0), 1.0)
-    gx = cv2.Sobel(gray, cv2.CV_32F, 1, 0, ksize=3)
-    gy = cv2.Sobel(gray, cv2.CV_32F, 0, 1, ksize=3)
-    magnitude = np.hypot(gx, gy)
-    flat_magnitude = magnitude.ravel()
-    k = int(0.9 * (flat_magnitude.size - 1))
-    strong = magnitude > np.partition(flat_magnitude, k)[k]
-    if strong.sum() < 50:
+    """Rotation of the frame's long straight edges (sheet, label, ruler and chart borders) from the
+    frame axes, in degrees in [-45, 45), and the share of their length that agrees with it (0..1).
+
+    Straight segments are found with a probabilistic Hough transform on the frame reduced to
+    _SKEW_LONG_SIDE pixels; a plant's edges rarely make long straight lines, and on a copy reduced by
+    JPEG DCT scaling (the segmenter's) the blocks' own axis-aligned steps do not either, where an
+    edge-direction histogram was pulled towards 0 degrees by them."""
+    h, w = image.shape[:2]
+    scale = _SKEW_LONG_SIDE / max(h, w)
+    small = cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))),
+                       interpolation=cv2.INTER_AREA) if scale < 1 else image
+    gray = small[..., 1] if small.ndim == 3 else small
+    if gray.dtype == np.uint16:
+        gray = (gray // 257).astype(np.uint8)
+    edges = cv2.Canny(cv2.GaussianBlur(gray, (0, 0), 1.0), 40, 120)
+    lines = cv2.HoughLinesP(edges, 1, np.pi / 180, threshold=50,
+                            minLineLength=max(10, int(_MIN_LINE_FRACTION * max(gray.shape))), maxLineGap=3)
+    if lines is None:
         return 0.0, 0.0
-    # edge directions folded onto one quarter turn: horizontal and vertical edges agree
-    angle = (np.degrees(np.arctan2(gy[strong], gx[strong])) + 45.0) % 90.0 - 45.0
-    hist, edges = np.histogram(angle, bins=180, range=(-45, 45), weights=magnitude[strong])
-    hist = np.convolve(np.concatenate([hist[-3:], hist, hist[:3]]), np.ones(5) / 5, mode="same")[3:-3]
-    peak = int(np.argmax(hist))
-    left, right = hist[peak - 1], hist[(peak + 1) % hist.size]
-    offset = 0.5 * (left - right) / (left - 2 * hist[peak] + right) if left - 2 * hist[peak] + right != 0 else 0.0
-    centre = float(edges[peak] + (0.5 + offset) * (edges[1] - edges[0]))
-    return centre, float(hist[peak] / max(1e-9, hist.sum()))
+    x0, y0, x1, y1 = (lines[:, 0, i].astype(np.float64) for i in range(4))
+    # directions folded onto one quarter turn: horizontal and vertical edges agree
+    angle = (np.degrees(np.arctan2(y1 - y0, x1 - x0)) + 45.0) % 90.0 - 45.0
+    length = np.hypot(x1 - x0, y1 - y0)
+    hist, bin_edges = np.histogram(angle, bins=180, range=(-45, 45), weights=length)
+    smooth = np.convolve(np.concatenate([hist[-1:], hist, hist[:1]]), np.ones(3), mode="same")[1:-1]
+    peak = int(np.argmax(smooth))
+    centre = float(bin_edges[peak] + bin_edges[peak + 1]) / 2
+    offset = (angle - centre + 45.0) % 90.0 - 45.0
+    near = np.abs(offset) <= 1.5
+    # the transform's angles come in whole degrees: the brightness gradients of the pixels along the
+    # agreeing segments give the direction to a small fraction of one
+    along = np.zeros(gray.shape, np.uint8)
+    for index in np.flatnonzero(near):
+        cv2.line(along, (int(x0[index]), int(y0[index])), (int(x1[index]), int(y1[index])), 1, 3)
+    smooth_gray = cv2.GaussianBlur(gray.astype(np.float32), (0, 0), 1.0)
+    gx = cv2.Sobel(smooth_gray, cv2.CV_32F, 1, 0, ksize=3)[along > 0]
+    gy = cv2.Sobel(smooth_gray, cv2.CV_32F, 0, 1, ksize=3)[along > 0]
+    magnitude = np.hypot(gx, gy)
+    # a gradient is square to its edge: fold its direction the same way as the segments'
+    gradient_angle = (np.degrees(np.arctan2(gy, gx)) + 45.0) % 90.0 - 45.0
+    gradient_offset = (gradient_angle - centre + 45.0) % 90.0 - 45.0
+    keep = (np.abs(gradient_offset) <= 2.0) & (magnitude > 0)
+    refined = centre + (float(np.average(gradient_offset[keep], weights=magnitude[keep])) if keep.any()
+                        else float(np.average(offset[near], weights=length[near])))
+    return (refined + 45.0) % 90.0 - 45.0, float(length[near].sum() / length.sum())
 
 
 def frame_skew(frame: FrameContext) -> float:

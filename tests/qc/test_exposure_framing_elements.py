@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import cv2
 import numpy as np
 import pytest
 
+from edge.decode import decode_small, read_frame
 from edge.qc.base import FrameContext
 from edge.qc.exposure import ExposureCheck
 from edge.qc.framing import SKEW_CACHE_KEY, FramingCheck, skew_degrees
@@ -80,6 +83,36 @@ def test_skew_is_measured(angle: float) -> None:
     measured, _ = skew_degrees(rotated(sheet_on_black(), angle))
     # OpenCV turns counter-clockwise for positive angles; image y points down
     assert measured == pytest.approx(-angle, abs=0.5)
+
+
+@pytest.mark.parametrize("angle", [-6.0, 3.0])
+def test_skew_is_measured_on_the_segmenters_dct_scaled_copy(tmp_path: Path, angle: float) -> None:
+    # a JPEG decoded at 1/8 scale has steps along its block grid, square to the frame; they must not
+    # pull the estimate towards 0 degrees
+    big = cv2.resize(rotated(sheet_on_black(), angle), (4800, 6400), interpolation=cv2.INTER_CUBIC)
+    noise = np.random.default_rng(3).normal(0, 2.0, big.shape)
+    path = tmp_path / "tilted.jpg"
+    cv2.imwrite(str(path), np.clip(big + noise, 0, 255).astype(np.uint8), [cv2.IMWRITE_JPEG_QUALITY, 85])
+    small = decode_small(read_frame(path, 200), 800)
+    assert small is not None and max(small.shape) <= 1600
+    measured, _ = skew_degrees(small)
+    assert measured == pytest.approx(-angle, abs=0.5)
+
+
+REAL_SHEET = Path(__file__).resolve().parents[3] / "shared/realdata/dev-fullres/ia-e-col-segmentation/ALF035400_1.jpg"
+
+
+@pytest.mark.skipif(not REAL_SHEET.exists(), reason="real full-resolution frames absent")
+def test_skew_of_a_real_26_mp_sheet_tilted_by_7_degrees(tmp_path: Path) -> None:
+    # on this sheet an edge-direction histogram of the reduced copy read -1.4 degrees
+    image = cv2.imread(str(REAL_SHEET))
+    turned = rotated(image, 7.0)
+    path = tmp_path / "tilted.jpg"
+    cv2.imwrite(str(path), turned, [cv2.IMWRITE_JPEG_QUALITY, 92])
+    small = decode_small(read_frame(path, 200), 1024)
+    assert small is not None
+    measured, _ = skew_degrees(small)
+    assert measured == pytest.approx(-7.0, abs=0.7)
 
 
 def test_rotated_sheet_fails(herbarium: ProfileSettings) -> None:
