@@ -106,6 +106,7 @@ REAL_SHEET = Path(__file__).resolve().parents[3] / "shared/realdata/dev-fullres/
 def test_skew_of_a_real_26_mp_sheet_tilted_by_7_degrees(tmp_path: Path) -> None:
     # on this sheet an edge-direction histogram of the reduced copy read -1.4 degrees
     image = cv2.imread(str(REAL_SHEET))
+    assert image is not None
     turned = rotated(image, 7.0)
     path = tmp_path / "tilted.jpg"
     cv2.imwrite(str(path), turned, [cv2.IMWRITE_JPEG_QUALITY, 92])
