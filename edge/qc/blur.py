@@ -6,7 +6,7 @@ from __future__ import annotations
 from edge.qc.base import CheckResult, FrameContext, Status
 from edge.qc.chart_analysis import chart_grids
 from edge.qc.scale import frame_px_per_mm
-from edge.qc.sharpness import crop_for_sharpness, edge_width, to_gray_float
+from edge.qc.sharpness import region_edge_width
 
 # Region groups in order of importance; text must be legible above all. Labels and type labels
 # are one group: the sheet is flat, so its best-focused text tells the focus.
@@ -25,7 +25,7 @@ class BlurCheck:
             wanted = [c for c in members if c in settings.classes]
             regions = sorted(frame.regions_of(*wanted), key=lambda r: r.area_px, reverse=True)
             for region in regions[:_MAX_REGIONS_PER_GROUP]:
-                width = edge_width(to_gray_float(crop_for_sharpness(frame.image, region.bbox)))
+                width = region_edge_width(frame.image, region.bbox)
                 if width is not None:
                     # The largest measurable region decides: the main label's text is what must
                     # be legible, and a sharp scrap of text beside it must not vouch for it. Crops

@@ -3,8 +3,10 @@
 Where a crop has strong edges (text strokes, label borders, barcode bars, ruler ticks), the
 width of an edge is its contrast divided by its steepest one-pixel step: a perfect step is
 1 px wide, an edge blurred by a Gaussian of sigma s is about 2.5 s px wide. The sharpest
-quarter of the strong edges tells the focus: softer edges (ink bleeding into paper, a curled
-corner) exist in any frame, but a frame cannot have edges sharper than its optics allow.
+part of the strong edges tells the focus: softer edges (ink bleeding into paper, a curled
+corner) exist in any frame, but a frame cannot have edges sharper than its optics allow. Edges
+across rows and across columns are read apart (a shake smears only one direction), and a region
+is read in tiles whose median decides, so a sharp strip it happens to overlap cannot vouch for it.
 
 The figure is in pixels of the stored frame, so it means the same at 2 MP and at 60 MP and
 is never taken on a shrunken crop: shrinking hides exactly the softness it is there to see.
@@ -30,6 +32,14 @@ _RELATIVE_CONTRAST = 0.4
 MIN_EDGES = 100
 # Which percentile of the edge widths is reported (the sharpest edges decide).
 _PERCENTILE = 15.0
+# An axis with at least this share of MIN_EDGES strong edges has its own say.
+_AXIS_SHARE = 0.3
+# Regions are read in tiles of this side, at most this many spread evenly over the region; the
+# median of at least _MIN_TILES measured tiles decides.
+_TILE = 192
+_MAX_TILES = 9
+_MIN_TILES = 3
+_MIN_TILE_EDGES = 40
 
 
 @dataclass(frozen=True)
@@ -55,24 +65,62 @@ def _edge_samples(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return contrast[peak], step[peak]
 
 
-def edge_width(gray: np.ndarray) -> EdgeWidth | None:
-    """Width in pixels of the sharpest strong edges of a grey float32 crop (0..255), across both
-    axes; None when the crop is too small or holds too few strong edges to judge."""
+def edge_width(gray: np.ndarray, min_edges: int = MIN_EDGES) -> EdgeWidth | None:
+    """Width in pixels of the sharpest strong edges of a grey float32 crop (0..255); None when the
+    crop is too small or holds too few strong edges to judge.
+
+    Edges across the rows and across the columns are read apart and the wider of the two decides
+    (where both have enough edges): motion blur widens only the edges across its direction."""
     if min(gray.shape[:2]) < 2 * _HALF_SPAN + 2:
         return None
-    horizontal = _edge_samples(gray)
-    vertical = _edge_samples(np.ascontiguousarray(gray.T))
-    contrast = np.concatenate([horizontal[0], vertical[0]])
-    steps = np.concatenate([horizontal[1], vertical[1]])
-    if contrast.size < MIN_EDGES:
+    per_axis = [_edge_samples(gray), _edge_samples(np.ascontiguousarray(gray.T))]
+    contrast_all = np.concatenate([contrast for contrast, _ in per_axis])
+    if contrast_all.size < min_edges:
         return None
-    floor = max(_MIN_CONTRAST, _RELATIVE_CONTRAST * float(np.percentile(contrast, 99.5)))
-    strong = (contrast >= floor) & (steps > 0)
-    count = int(strong.sum())
-    if count < MIN_EDGES:
+    floor = max(_MIN_CONTRAST, _RELATIVE_CONTRAST * float(np.percentile(contrast_all, 99.5)))
+    widths: list[float] = []
+    counts: list[int] = []
+    for contrast, steps in per_axis:
+        strong = (contrast >= floor) & (steps > 0)
+        counts.append(int(strong.sum()))
+        widths.append(float(np.percentile(contrast[strong] / steps[strong], _PERCENTILE)) if strong.any() else 0.0)
+    if sum(counts) < min_edges:
         return None
-    widths = contrast[strong] / steps[strong]
-    return EdgeWidth(float(np.percentile(widths, _PERCENTILE)), count)
+    judged = [w for w, n in zip(widths, counts, strict=True) if n >= min_edges * _AXIS_SHARE]
+    if not judged:  # one axis holds nearly all the edges (a barcode's bars): it alone decides
+        judged = [widths[int(np.argmax(counts))]]
+    return EdgeWidth(max(judged), sum(counts))
+
+
+def region_edge_width(image: np.ndarray, bbox: tuple[int, int, int, int]) -> EdgeWidth | None:
+    """Edge width of a region at full resolution: the median over tiles spread evenly across it,
+    so the region's own content decides and a sharp strip the region overlaps (a ruler beside a
+    label, a neighbouring slip) cannot vouch for it. A region too small for tiles is measured whole."""
+    height, width = image.shape[:2]
+    x0, y0, x1, y1 = max(0, bbox[0]), max(0, bbox[1]), min(width, bbox[2]), min(height, bbox[3])
+    w, h = x1 - x0, y1 - y0
+    if w <= 0 or h <= 0:
+        return None
+    cols, rows = max(1, w // _TILE), max(1, h // _TILE)
+    if cols * rows < _MIN_TILES:
+        return edge_width(to_gray_float(crop_for_sharpness(image, (x0, y0, x1, y1))))
+    step = max(1.0, (cols * rows / _MAX_TILES) ** 0.5)
+    tile_widths: list[float] = []
+    edges = 0
+    for ty in np.arange(0, rows, step):
+        for tx in np.arange(0, cols, step):
+            ax = x0 + int(tx * (w - _TILE) / max(1, cols - 1)) if cols > 1 else x0
+            ay = y0 + int(ty * (h - _TILE) / max(1, rows - 1)) if rows > 1 else y0
+            tile = image[ay:ay + _TILE, ax:ax + _TILE]
+            if tile.size == 0:
+                continue
+            measured = edge_width(to_gray_float(tile), min_edges=_MIN_TILE_EDGES)
+            if measured is not None:
+                tile_widths.append(measured.width_px)
+                edges += measured.edges
+    if len(tile_widths) < _MIN_TILES:
+        return edge_width(to_gray_float(crop_for_sharpness(image, (x0, y0, x1, y1))))
+    return EdgeWidth(float(np.median(tile_widths)), edges)
 
 
 def crop_for_sharpness(image: np.ndarray, bbox: tuple[int, int, int, int],

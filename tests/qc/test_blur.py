@@ -7,7 +7,7 @@ import pytest
 from edge.qc.base import FrameContext
 from edge.qc.blur import BlurCheck
 from edge.qc.settings import ProfileSettings
-from edge.qc.sharpness import crop_for_sharpness, edge_width, to_gray_float
+from edge.qc.sharpness import crop_for_sharpness, edge_width, region_edge_width, to_gray_float
 from edge.qc.station_history import StationHistory
 from tests.qc.images import draw_text_block, paper, region
 
@@ -162,3 +162,24 @@ def test_sixteen_bit_frames_read_like_eight_bit(herbarium: ProfileSettings) -> N
     a = edge_width(to_gray_float(eight[1100:1400, 600:1100]))
     b = edge_width(to_gray_float(sixteen[1100:1400, 600:1100]))
     assert a is not None and b is not None and a.width_px == pytest.approx(b.width_px, rel=0.02)
+
+
+def test_motion_blur_along_one_axis_is_caught() -> None:
+    # a shake to the side smears the edges across it and leaves the edges along it sharp
+    chart = edge_chart(1200, 900, 0.0)
+    kernel = np.full((1, 9), 1 / 9, np.float32)
+    smeared = cv2.filter2D(chart, -1, kernel)
+    sharp, moved = edge_width(chart), edge_width(smeared)
+    assert sharp is not None and moved is not None
+    assert moved.width_px > 2.5 * sharp.width_px
+
+
+def test_a_sharp_strip_inside_a_blurred_region_does_not_vouch_for_it() -> None:
+    # the segmenter's label region runs over a sharp ruler below the label: the label decides
+    image = cv2.cvtColor(edge_chart(1200, 900, 2.5).astype(np.uint8), cv2.COLOR_GRAY2BGR)
+    image[780:900] = cv2.cvtColor(edge_chart(1200, 120, 0.0).astype(np.uint8), cv2.COLOR_GRAY2BGR)
+    whole = region_edge_width(image, (0, 0, 1200, 900))
+    label_only = region_edge_width(image, (0, 0, 1200, 760))
+    assert whole is not None and label_only is not None
+    assert whole.width_px == pytest.approx(label_only.width_px, rel=0.15)
+    assert whole.width_px > 4.0
