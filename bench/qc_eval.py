@@ -174,7 +174,8 @@ def rotate(image: np.ndarray, boxes: Boxes, degrees: float) -> tuple[np.ndarray,
 
 
 def cases_for(row: dict[str, Any], data: Path, seed: int) -> Iterator[Case]:
-    image = cv2.imread(str(data / row["file"]), cv2.IMREAD_COLOR)
+    # the boxes are in the stored orientation: EXIF orientation is not applied here
+    image = cv2.imread(str(data / row["file"]), cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
     assert image is not None, row["file"]
     h, w = image.shape[:2]
     boxes = pixel_boxes(row, w, h)

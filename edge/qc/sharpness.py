@@ -34,9 +34,10 @@ MIN_EDGES = 100
 _PERCENTILE = 15.0
 # An axis with at least this share of MIN_EDGES strong edges has its own say.
 _AXIS_SHARE = 0.3
-# Regions are read in tiles of this side, at most this many spread evenly over the region; the
+# Regions are read in tiles of at most this side, at most this many spread evenly over the region; the
 # median of at least _MIN_TILES measured tiles decides.
 _TILE = 192
+_MIN_TILE = 64
 _MAX_TILES = 9
 _MIN_TILES = 3
 _MIN_TILE_EDGES = 40
@@ -101,7 +102,9 @@ def region_edge_width(image: np.ndarray, bbox: tuple[int, int, int, int]) -> Edg
     w, h = x1 - x0, y1 - y0
     if w <= 0 or h <= 0:
         return None
-    cols, rows = max(1, w // _TILE), max(1, h // _TILE)
+    # tiles a third of the region's short side (within limits), so a small label has tiles too
+    tile = int(min(_TILE, max(_MIN_TILE, min(w, h) // 3)))
+    cols, rows = max(1, w // tile), max(1, h // tile)
     if cols * rows < _MIN_TILES:
         return edge_width(to_gray_float(crop_for_sharpness(image, (x0, y0, x1, y1))))
     step = max(1.0, (cols * rows / _MAX_TILES) ** 0.5)
@@ -109,12 +112,12 @@ def region_edge_width(image: np.ndarray, bbox: tuple[int, int, int, int]) -> Edg
     edges = 0
     for ty in np.arange(0, rows, step):
         for tx in np.arange(0, cols, step):
-            ax = x0 + int(tx * (w - _TILE) / max(1, cols - 1)) if cols > 1 else x0
-            ay = y0 + int(ty * (h - _TILE) / max(1, rows - 1)) if rows > 1 else y0
-            tile = image[ay:ay + _TILE, ax:ax + _TILE]
-            if tile.size == 0:
+            ax = x0 + int(tx * (w - tile) / max(1, cols - 1)) if cols > 1 else x0
+            ay = y0 + int(ty * (h - tile) / max(1, rows - 1)) if rows > 1 else y0
+            pixels = image[ay:ay + tile, ax:ax + tile]
+            if pixels.size == 0:
                 continue
-            measured = edge_width(to_gray_float(tile), min_edges=_MIN_TILE_EDGES)
+            measured = edge_width(to_gray_float(pixels), min_edges=_MIN_TILE_EDGES)
             if measured is not None:
                 tile_widths.append(measured.width_px)
                 edges += measured.edges
