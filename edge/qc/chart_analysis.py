@@ -47,7 +47,7 @@ def chart_grids(frame: FrameContext) -> list[tuple[Region, ChartGrid]]:
         if is_chart(grid, min_patches) and not in_window and max(region.area_px, grid_area_px(grid)) < min_area:
             region, grid = _follow_grid(frame, region, grid, min_patches)
         found.append((region, grid))
-    if not any(is_chart(grid, min_patches) for _, grid in found):
+    if not found:
         found += _beside_the_scale_bar(frame, min_patches)
     frame.cache["chart_grids"] = found
     return found
@@ -55,7 +55,7 @@ def chart_grids(frame: FrameContext) -> list[tuple[Region, ChartGrid]]:
 
 def _beside_the_scale_bar(frame: FrameContext, min_patches: int) -> list[tuple[Region, ChartGrid]]:
     """A small card on the strip beside the ruler is what the segmenter most often misses (the
-    ruler and card share one strip of the copy stand): where no chart region shows a grid, look
+    ruler and card share one strip of the copy stand): where it found no chart region at all, look
     along each scale bar's line, across the whole frame, in overlapping square windows. A found
     card is reported under the scale bar's region id."""
     for bar in sorted(frame.regions_of("scale_bar"), key=lambda r: r.area_px, reverse=True)[:2]:
