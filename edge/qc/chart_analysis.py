@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 
+import cv2
+import numpy as np
+
 from edge.qc.base import FrameContext
 from edge.qc.chart_grid import ChartGrid, find_patch_grid, is_chart
 from edge.segmentation.regions import Region
@@ -16,8 +19,10 @@ _WIDEN = 0.5
 # ruler's marks.
 _STRIP_ASPECT = 2.5
 _WINDOW = 2.0
-# The band searched along a scale bar for a chart the segmenter missed, in the bar's widths.
+# The band searched along a scale bar for a chart the segmenter missed, in the bar's widths, and
+# the size its short side is reduced to for the search.
 _BAND = 3.0
+_BAND_WORK_SIDE = 160
 # Crops at least this many pixels across are also looked at reduced, where no grid was found.
 _MIN_SIDE_TO_REDUCE = 120
 
@@ -56,9 +61,10 @@ def chart_grids(frame: FrameContext) -> list[tuple[Region, ChartGrid]]:
 def _beside_the_scale_bar(frame: FrameContext, min_patches: int) -> list[tuple[Region, ChartGrid]]:
     """A small card on the strip beside the ruler is what the segmenter most often misses (the
     ruler and card share one strip of the copy stand): where it found no chart region at all, look
-    along each scale bar's line, across the whole frame, in overlapping square windows. A found
+    along the largest scale bar's line, across the whole frame. The band is reduced once and searched in
+    overlapping square windows; a window showing a grid is then read at full resolution. A found
     card is reported under the scale bar's region id."""
-    for bar in sorted(frame.regions_of("scale_bar"), key=lambda r: r.area_px, reverse=True)[:2]:
+    for bar in sorted(frame.regions_of("scale_bar"), key=lambda r: r.area_px, reverse=True)[:1]:
         x0, y0, x1, y1 = bar.bbox
         horizontal = x1 - x0 >= y1 - y0
         short = (y1 - y0) if horizontal else (x1 - x0)
@@ -66,10 +72,24 @@ def _beside_the_scale_bar(frame: FrameContext, min_patches: int) -> list[tuple[R
         centre = (y0 + y1) // 2 if horizontal else (x0 + x1) // 2
         lo = max(0, centre - side // 2)
         hi = min(frame.height if horizontal else frame.width, lo + side)
-        length = frame.width if horizontal else frame.height
-        for start in range(0, max(1, length - side // 2), max(1, side // 2)):
-            end = min(length, start + side)
-            box = (start, lo, end, hi) if horizontal else (lo, start, hi, end)
+        band = frame.image[lo:hi, :] if horizontal else frame.image[:, lo:hi]
+        if band.size == 0:
+            continue
+        factor = min(1.0, _BAND_WORK_SIDE / (hi - lo))
+        # thinned before it is area-averaged: a 24 MP frame's band is millions of pixels
+        stride = max(1, int(1 / (2 * factor)))
+        thinned = band[::stride, ::stride]
+        size = (max(1, round(band.shape[1] * factor)), max(1, round(band.shape[0] * factor)))
+        reduced = cv2.resize(thinned, size, interpolation=cv2.INTER_AREA) if factor < 1 else band
+        if not horizontal:
+            reduced = reduced.swapaxes(0, 1)
+        window = reduced.shape[0]
+        for start in range(0, max(1, reduced.shape[1] - window // 2), max(1, window // 2)):
+            if not is_chart(find_patch_grid(np.ascontiguousarray(reduced[:, start:start + window])), min_patches):
+                continue
+            length = band.shape[1] if horizontal else band.shape[0]
+            a, b = int(start / factor), min(length, int((start + window) / factor))
+            box = (a, lo, b, hi) if horizontal else (lo, a, hi, b)
             grid = _grid_in(frame, box)
             if is_chart(grid, min_patches):
                 card = Region(bar.id, "colour_chart", box, int(grid_area_px(grid)), bar.score)
