@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,9 @@ from edge.verdict import build_verdict
 
 log = logging.getLogger(__name__)
 
+# Threads the quality checks of one frame share.
+CHECK_THREADS = 2
+
 
 @dataclass
 class Judgement:
@@ -42,6 +46,7 @@ class FramePipeline:
         self.segmenter = segmenter or create_segmenter(settings.segmenter)
         self.decoder = FrameDecoder(settings.decode.max_megapixels)
         self.checks = checks_for(settings.active_profile)
+        self._check_pool = ThreadPoolExecutor(max_workers=CHECK_THREADS, thread_name_prefix="qc")
         # the station's memory across frames: sharpness baseline and the previous barcodes
         self.history = StationHistory(settings.active_profile.blur.baseline_frames)
         self._small_long_side = max(self.segmenter.canvas_hw)
@@ -87,7 +92,9 @@ class FramePipeline:
                                history=self.history, camera=raw.header.camera,
                                icc_profile=raw.header.icc_profile, cache={SKEW_CACHE_KEY: skew})
         results = [CheckResult("readable", "ok", "Image decoded completely.", value=True)]
-        results += [check.run(context) for check in self.checks]
+        # the checks run on two threads: their work is mostly OpenCV and numpy, which release the
+        # interpreter, and the full decode has finished, so both cores are free again
+        results += list(self._check_pool.map(lambda check: check.run(context), self.checks))
         accepted = not any(r.status == "fail" for r in results)
         self.history.record(accepted=accepted, camera=context.camera, edge_width=context.findings.edge_width,
                             barcodes=[b["text"] for b in context.findings.barcodes])
@@ -109,5 +116,6 @@ class FramePipeline:
                              size_bytes=size, timings_ms={"total": (time.perf_counter() - start) * 1000})
 
     def close(self) -> None:
+        self._check_pool.shutdown(wait=True)
         self.decoder.close()
         self.segmenter.close()

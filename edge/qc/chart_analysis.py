@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import threading
 
 import cv2
 import numpy as np
@@ -30,9 +31,15 @@ _MIN_SIDE_TO_REDUCE = 120
 def chart_grids(frame: FrameContext) -> list[tuple[Region, ChartGrid]]:
     """Chart regions with their patch grids; a region whose grid was found only in a widened or
     grown box comes back with that box."""
-    cached = frame.cache.get("chart_grids")
-    if cached is not None:
-        return cached
+    # checks may run on several threads: the first to ask measures, the others wait for it
+    with frame.cache.setdefault("chart_grids_lock", threading.Lock()):
+        cached = frame.cache.get("chart_grids")
+        if cached is None:
+            cached = frame.cache["chart_grids"] = _measure_chart_grids(frame)
+    return cached
+
+
+def _measure_chart_grids(frame: FrameContext) -> list[tuple[Region, ChartGrid]]:
     min_patches = frame.profile.colour_chart.min_patches
     min_area = frame.profile.colour_chart.min_area_fraction * frame.width * frame.height
     found: list[tuple[Region, ChartGrid]] = []
@@ -54,7 +61,6 @@ def chart_grids(frame: FrameContext) -> list[tuple[Region, ChartGrid]]:
         found.append((region, grid))
     if not found:
         found += _beside_the_scale_bar(frame, min_patches)
-    frame.cache["chart_grids"] = found
     return found
 
 
