@@ -18,6 +18,9 @@ _FRAGMENT_FRACTION = 0.002
 # segments at least this share of it long.
 _SKEW_LONG_SIDE = 600
 _MIN_LINE_FRACTION = 0.06
+_HOUGH_VOTES = 50
+# The agreeing segments must make up at least this share of all straight segments' length.
+_MIN_SKEW_SHARE = 0.15
 # Where the pipeline leaves the (angle, strength) it measured on the segmenter's small copy of the
 # frame, which it resampled properly: the check then reuses it rather than measure again.
 SKEW_CACHE_KEY = "skew_degrees"
@@ -55,16 +58,27 @@ def skew_degrees(image: np.ndarray) -> tuple[float, float]:
     if gray.dtype == np.uint16:
         gray = (gray // 257).astype(np.uint8)
     edges = cv2.Canny(cv2.GaussianBlur(gray, (0, 0), 1.0), 40, 120)
-    lines = cv2.HoughLinesP(edges, 1, np.pi / 180, threshold=50,
-                            minLineLength=max(10, int(_MIN_LINE_FRACTION * max(gray.shape))), maxLineGap=3)
+    min_length = max(10, int(_MIN_LINE_FRACTION * max(gray.shape)))
+    # votes a line needs, in proportion to the working size (a smaller copy has shorter lines)
+    votes = max(15, round(_HOUGH_VOTES * max(gray.shape) / _SKEW_LONG_SIDE))
+    lines = cv2.HoughLinesP(edges, 1, np.pi / 180, threshold=votes, minLineLength=min_length, maxLineGap=3)
     if lines is None:
         return 0.0, 0.0
     x0, y0, x1, y1 = (lines[:, 0, i].astype(np.float64) for i in range(4))
+    direction = np.degrees(np.arctan2(y1 - y0, x1 - x0)) % 180.0
     # directions folded onto one quarter turn: horizontal and vertical edges agree
-    angle = (np.degrees(np.arctan2(y1 - y0, x1 - x0)) + 45.0) % 90.0 - 45.0
+    angle = (direction + 45.0) % 90.0 - 45.0
+    across = ((direction + 45.0) % 180.0) >= 90.0  # nearer vertical than horizontal
     length = np.hypot(x1 - x0, y1 - y0)
-    hist, bin_edges = np.histogram(angle, bins=180, range=(-45, 45), weights=length)
-    smooth = np.convolve(np.concatenate([hist[-1:], hist, hist[:1]]), np.ones(3), mode="same")[1:-1]
+    # a sheet, a label, a ruler or a chart is a rectangle: its tilt shows in edges of both directions.
+    # Many parallel lines of one direction alone (grass blades, ruled lines, hatching) are no tilt.
+    support = []
+    for family in (~across, across):
+        hist, bin_edges = np.histogram(angle[family], bins=180, range=(-45, 45), weights=length[family])
+        support.append(np.convolve(np.concatenate([hist[-1:], hist, hist[:1]]), np.ones(3), mode="same")[1:-1])
+    smooth = np.sqrt(support[0] * support[1])
+    if smooth.max() <= 0:
+        return 0.0, 0.0
     peak = int(np.argmax(smooth))
     centre = float(bin_edges[peak] + bin_edges[peak + 1]) / 2
     offset = (angle - centre + 45.0) % 90.0 - 45.0
@@ -82,9 +96,12 @@ def skew_degrees(image: np.ndarray) -> tuple[float, float]:
     gradient_angle = (np.degrees(np.arctan2(gy, gx)) + 45.0) % 90.0 - 45.0
     gradient_offset = (gradient_angle - centre + 45.0) % 90.0 - 45.0
     keep = (np.abs(gradient_offset) <= 2.0) & (magnitude > 0)
+    share = float(length[near].sum() / length.sum())
+    if share < _MIN_SKEW_SHARE:
+        return 0.0, share  # no direction stands out: no tilt can be told
     refined = centre + (float(np.average(gradient_offset[keep], weights=magnitude[keep])) if keep.any()
                         else float(np.average(offset[near], weights=length[near])))
-    return (refined + 45.0) % 90.0 - 45.0, float(length[near].sum() / length.sum())
+    return (refined + 45.0) % 90.0 - 45.0, share
 
 
 def frame_skew(frame: FrameContext) -> float:

@@ -154,3 +154,17 @@ def test_ruler_ticks_give_pixels_per_mm() -> None:
         ruler[: 40 if i % 10 == 0 else 20, int(round(x)):int(round(x)) + 2] = 20
     assert ruler_px_per_mm(ruler) == pytest.approx(7.5, abs=0.2)
     assert ruler_px_per_mm(np.full((60, 1200), 240, np.float32)) is None
+
+
+def test_parallel_lines_of_one_direction_are_no_tilt() -> None:
+    # grass blades or hatching all at 30 degrees: no rectangle shows a tilt, so none is reported
+    image = np.full((1600, 1200, 3), 225, np.uint8)
+    for k in range(-40, 40):
+        x = 600 + 14 * k
+        cv2.line(image, (x, 300), (x + int(700 * np.tan(np.radians(30))), 1000), (40, 90, 40), 3)
+    image = cv2.GaussianBlur(image, (0, 0), 1.0)
+    assert abs(skew_degrees(image)[0]) < 2.0
+    # the same blades on a square sheet with a label: square
+    draw_text_block(image, LABEL)
+    cv2.rectangle(image, (100, 100), (1100, 1500), (20, 20, 20), 4)
+    assert abs(skew_degrees(image)[0]) < 1.0
