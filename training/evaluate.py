@@ -12,7 +12,7 @@
     precision, plus image-level colour-chart presence: charts found on frames labelled "full", and
     charts claimed on frames labelled "none".
 (c) Specimen IoU: where a hand-checked pixel mask of the plant exists (training/real_masks/<folder>/
-    <file>.png, see the README there), IoU of the class map's specimen pixels against it, per frame.
+    <file>.specimen-mask.png, see the README there), IoU of the class map's specimen pixels against it, per frame.
 (d) Split: the region rules were set on dev, so dev is split by source (SOURCE_PART, never by frame)
     into a calibration part and a held-out part; these are reported side by side with dev-fullres
     and dev-slides, on which nothing was calibrated. `--recheck` re-derives the rules on the
@@ -51,6 +51,7 @@ DEFAULT_REAL = REPO.parent / "shared" / "realdata" / "dev"
 DEFAULT_FULLRES = REPO.parent / "shared" / "realdata" / "dev-fullres"
 DEFAULT_SLIDES = REPO.parent / "shared" / "realdata" / "dev-slides"
 DEFAULT_MASKS = REPO / "training" / "real_masks"
+MASK_SUFFIX = ".specimen-mask.png"
 # The region rules of configs/default.yaml were set on dev. Dev is split by source folder, never by
 # frame (frames of one source share a camera, a mounting style and often a target card). Chart-less
 # sheets occur in violaceae-dataset only, so it goes to the held-out part, where the false-chart rate
@@ -282,8 +283,9 @@ def colour_map(classes: np.ndarray) -> np.ndarray:
 
 
 def mask_path(mask_root: Path, folder: Path, rel: str) -> Path:
-    """Where the specimen mask of `folder/rel` is kept: <mask_root>/<folder name>/<rel>.png."""
-    return mask_root / folder.name / Path(rel).with_suffix(".png")
+    """Where the specimen mask of `folder/rel` is kept: <mask_root>/<folder name>/<rel stem>.specimen-mask.png
+    (a name of its own, never the photograph's)."""
+    return mask_root / folder.name / Path(rel).with_suffix(MASK_SUFFIX)
 
 
 def load_mask(path: Path) -> np.ndarray | None:

@@ -10,7 +10,16 @@ import numpy as np
 import pytest
 
 from edge.classes import CLASS_IDS
-from training.evaluate import DEFAULT_MASKS, REPO, SOURCE_PART, iou_summary, load_mask, mask_path, specimen_iou
+from training.evaluate import (
+    DEFAULT_MASKS,
+    MASK_SUFFIX,
+    REPO,
+    SOURCE_PART,
+    iou_summary,
+    load_mask,
+    mask_path,
+    specimen_iou,
+)
 
 REALDATA = REPO.parent / "shared" / "realdata"
 SPECIMEN = CLASS_IDS["specimen"]
@@ -47,7 +56,7 @@ def test_iou_summary_reports_the_mean_of_frames_and_the_pooled_figure() -> None:
 def test_masks_load_as_booleans_and_are_keyed_by_the_frame(tmp_path: Path) -> None:
     folder = tmp_path / "dev"
     path = mask_path(tmp_path / "masks", folder, "some-source/IMG_1.JPG")
-    assert path == tmp_path / "masks" / "dev" / "some-source" / "IMG_1.png"
+    assert path == tmp_path / "masks" / "dev" / "some-source" / "IMG_1.specimen-mask.png"
     path.parent.mkdir(parents=True)
     m = np.zeros((3, 5), np.uint8)
     m[1, 2] = 255
@@ -72,8 +81,8 @@ def test_every_mask_names_a_labelled_frame(folder: str) -> None:
     if not labels.exists():
         pytest.skip(f"real set {folder} absent")
     rows = [json.loads(x) for x in labels.read_text().splitlines() if x.strip()]
-    by_key = {str(Path(r["file"]).with_suffix(".png")): r for r in rows}
-    masks = sorted((DEFAULT_MASKS / folder).rglob("*.png"))
+    by_key = {str(Path(r["file"]).with_suffix(MASK_SUFFIX)): r for r in rows}
+    masks = sorted((DEFAULT_MASKS / folder).rglob("*" + MASK_SUFFIX))
     assert masks
     for m in masks:
         key = str(m.relative_to(DEFAULT_MASKS / folder))
