@@ -67,7 +67,7 @@ def from_labels(root: Path, folder: str, files: list[str]) -> dict[str, float | 
         image = read_image(root / folder / name)
         profile = settings.profiles.get(str(row.get("kind", "")), settings.active_profile)
         frame = FrameContext(image, labelled_regions(row, image.shape[1], image.shape[0]), profile)
-        out[name] = frame_px_per_mm(frame, [])
+        out[name] = frame_px_per_mm(frame)
     return out
 
 
@@ -103,7 +103,7 @@ def time_24mp(root: Path, truth: list[dict[str, str]], repeats: int = 20) -> flo
     for _ in range(repeats):
         frame = FrameContext(image, regions, settings.active_profile)
         start = time.perf_counter()
-        frame_px_per_mm(frame, [])
+        frame_px_per_mm(frame)
         times.append((time.perf_counter() - start) * 1000)
     return statistics.median(times)
 

@@ -4,7 +4,6 @@ resolution, judged against an absolute limit and against what this camera usuall
 from __future__ import annotations
 
 from edge.qc.base import CheckResult, FrameContext, Status
-from edge.qc.chart_analysis import chart_grids
 from edge.qc.scale import frame_px_per_mm
 from edge.qc.sharpness import region_edge_width
 
@@ -41,7 +40,7 @@ class BlurCheck:
         group, width_px, region_id = measured
         frame.findings.edge_width[group] = width_px
         details: dict[str, float | str] = {f"edge_width_px_{group}": width_px, "camera": frame.camera}
-        px_per_mm = frame_px_per_mm(frame, chart_grids(frame))
+        px_per_mm = frame_px_per_mm(frame)
         if px_per_mm:
             details["px_per_mm"] = px_per_mm
             details[f"edge_width_mm_{group}"] = width_px / px_per_mm

@@ -14,8 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from edge.qc.base import FrameContext
-from edge.qc.chart_grid import ChartGrid
-from edge.segmentation.regions import Region
+from edge.qc.chart_analysis import chart_grids
 
 # Millimetre ticks closer than this many pixels are not resolved.
 _MIN_PERIOD_PX = 3.0
@@ -140,8 +139,9 @@ def ruler_px_per_mm(gray: np.ndarray, long_side_px: int | None = None,
     return None
 
 
-def frame_px_per_mm(frame: FrameContext, chart_grids: list[tuple[Region, ChartGrid]]) -> float | None:
-    """The frame's scale: the scale bar first, else the chart pitch when the profile gives it."""
+def frame_px_per_mm(frame: FrameContext) -> float | None:
+    """The frame's scale: the scale bar first, else the chart pitch when the profile gives it (the
+    chart grids are only asked for then)."""
     cached = frame.cache.get("px_per_mm", False)
     if cached is not False:
         return cached
@@ -159,7 +159,7 @@ def frame_px_per_mm(frame: FrameContext, chart_grids: list[tuple[Region, ChartGr
             break
     pitch_mm = frame.profile.colour_chart.patch_pitch_mm
     if value is None and pitch_mm:
-        pitches = [grid.pitch_px for _, grid in chart_grids if grid.pitch_px > 0]
+        pitches = [grid.pitch_px for _, grid in chart_grids(frame) if grid.pitch_px > 0]
         if pitches:
             value = max(pitches) / pitch_mm
     frame.cache["px_per_mm"] = value
