@@ -70,36 +70,38 @@ def _beside_the_scale_bar(frame: FrameContext, min_patches: int) -> list[tuple[R
     along the largest scale bar's line, across the whole frame. The band is reduced once and searched in
     overlapping square windows; a window showing a grid is then read at full resolution. A found
     card is reported under the scale bar's region id."""
-    for bar in sorted(frame.regions_of("scale_bar"), key=lambda r: r.area_px, reverse=True)[:1]:
-        x0, y0, x1, y1 = bar.bbox
-        horizontal = x1 - x0 >= y1 - y0
-        short = (y1 - y0) if horizontal else (x1 - x0)
-        side = max(64, int(_BAND * short))
-        centre = (y0 + y1) // 2 if horizontal else (x0 + x1) // 2
-        lo = max(0, centre - side // 2)
-        hi = min(frame.height if horizontal else frame.width, lo + side)
-        band = frame.image[lo:hi, :] if horizontal else frame.image[:, lo:hi]
-        if band.size == 0:
+    bar = max(frame.regions_of("scale_bar"), key=lambda r: r.area_px, default=None)
+    if bar is None:
+        return []
+    x0, y0, x1, y1 = bar.bbox
+    horizontal = x1 - x0 >= y1 - y0
+    short = (y1 - y0) if horizontal else (x1 - x0)
+    side = max(64, int(_BAND * short))
+    centre = (y0 + y1) // 2 if horizontal else (x0 + x1) // 2
+    lo = max(0, centre - side // 2)
+    hi = min(frame.height if horizontal else frame.width, lo + side)
+    band = frame.image[lo:hi, :] if horizontal else frame.image[:, lo:hi]
+    if band.size == 0:
+        return []
+    factor = min(1.0, _BAND_WORK_SIDE / (hi - lo))
+    # thinned before it is area-averaged: a 24 MP frame's band is millions of pixels
+    stride = max(1, int(1 / (2 * factor)))
+    thinned = band[::stride, ::stride]
+    size = (max(1, round(band.shape[1] * factor)), max(1, round(band.shape[0] * factor)))
+    reduced = cv2.resize(thinned, size, interpolation=cv2.INTER_AREA) if factor < 1 else band
+    if not horizontal:
+        reduced = reduced.swapaxes(0, 1)
+    window = reduced.shape[0]
+    for start in range(0, max(1, reduced.shape[1] - window // 2), max(1, window // 2)):
+        if not is_chart(find_patch_grid(np.ascontiguousarray(reduced[:, start:start + window])), min_patches):
             continue
-        factor = min(1.0, _BAND_WORK_SIDE / (hi - lo))
-        # thinned before it is area-averaged: a 24 MP frame's band is millions of pixels
-        stride = max(1, int(1 / (2 * factor)))
-        thinned = band[::stride, ::stride]
-        size = (max(1, round(band.shape[1] * factor)), max(1, round(band.shape[0] * factor)))
-        reduced = cv2.resize(thinned, size, interpolation=cv2.INTER_AREA) if factor < 1 else band
-        if not horizontal:
-            reduced = reduced.swapaxes(0, 1)
-        window = reduced.shape[0]
-        for start in range(0, max(1, reduced.shape[1] - window // 2), max(1, window // 2)):
-            if not is_chart(find_patch_grid(np.ascontiguousarray(reduced[:, start:start + window])), min_patches):
-                continue
-            length = band.shape[1] if horizontal else band.shape[0]
-            a, b = int(start / factor), min(length, int((start + window) / factor))
-            box = (a, lo, b, hi) if horizontal else (lo, a, hi, b)
-            grid = _grid_in(frame, box)
-            if is_chart(grid, min_patches):
-                card = Region(bar.id, "colour_chart", box, int(grid_area_px(grid)), bar.score)
-                return [(card, grid)]
+        length = band.shape[1] if horizontal else band.shape[0]
+        a, b = int(start / factor), min(length, int((start + window) / factor))
+        box = (a, lo, b, hi) if horizontal else (lo, a, hi, b)
+        grid = _grid_in(frame, box)
+        if is_chart(grid, min_patches):
+            card = Region(bar.id, "colour_chart", box, int(grid_area_px(grid)), bar.score)
+            return [(card, grid)]
     return []
 
 
