@@ -146,14 +146,21 @@ class BrokerSettings(_Strict):
 
 
 def _check_topic_prefix(value: str) -> str:
-    if any(c in value for c in "#+") or value.startswith("/") or value.endswith("/"):
-        raise ValueError("topic must not contain '#' or '+' nor start or end with '/'")
+    # a wildcard or a '$' topic is refused by the broker only when published to, which would stop
+    # the MQTT connection long after start-up: refuse it here instead
+    if any(c in value for c in "#+\0") or value.startswith(("/", "$")) or value.endswith("/"):
+        raise ValueError("topic must not contain '#', '+' or NUL, start with '$' or '/', nor end with '/'")
     return value
 
 
 class HomeAssistantSettings(_Strict):
     enabled: bool
     discovery_prefix: str = Field(min_length=1)
+
+    @field_validator("discovery_prefix")
+    @classmethod
+    def _prefix(cls, value: str) -> str:
+        return _check_topic_prefix(value)
 
 
 class MqttSettings(BrokerSettings):
@@ -225,6 +232,13 @@ class HttpSettings(_Strict):
     enabled: bool
     # host:port; loopback by default: the screen beside the camera needs nothing more
     listen: str = Field(pattern=r"^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):[0-9]{1,5}$")
+
+    @field_validator("listen")
+    @classmethod
+    def _port(cls, value: str) -> str:
+        if int(value.rpartition(":")[2]) > 65535:
+            raise ValueError("port must be between 0 and 65535")
+        return value
 
     @property
     def host_port(self) -> tuple[str, int]:
@@ -298,6 +312,36 @@ def _has_path(data: Any, loc: tuple[Any, ...]) -> bool:
     return True
 
 
+# the password part of `scheme://user:password@host`
+_URL_PASSWORD = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://[^/@\s:'\"]*:)[^/@\s'\"]*@")
+
+
+def mask_password(text: str) -> str:
+    """`text` with the password of every URL in it replaced by ***: for messages and logs."""
+    return _URL_PASSWORD.sub(r"\1***@", text)
+
+
+def _has_password(url: Any) -> bool:
+    try:
+        return isinstance(url, str) and urlsplit(url).password is not None
+    except ValueError:
+        return False
+
+
+def _inline_passwords(data: dict[str, Any]) -> list[str]:
+    """Keys of a configuration file that carry a broker password inside their URL."""
+    keys = []
+    mqtt = data.get("mqtt")
+    if isinstance(mqtt, dict) and _has_password(mqtt.get("url")):
+        keys.append("mqtt.url")
+    upstream = data.get("upstream")
+    for index, sink in enumerate(upstream if isinstance(upstream, list) else []):
+        broker = sink.get("broker") if isinstance(sink, dict) else None
+        if isinstance(broker, dict) and _has_password(broker.get("url")):
+            keys.append(f"upstream.{index}.broker.url")
+    return keys
+
+
 def _describe(errors: list[Any], sources: list[tuple[str, dict[str, Any]]]) -> str:
     lines = []
     for err in errors:
@@ -308,7 +352,7 @@ def _describe(errors: list[Any], sources: list[tuple[str, dict[str, Any]]]) -> s
         if err["type"] == "extra_forbidden":
             expected = "unknown key (check the spelling; see configs/default.yaml)"
         got = "" if err["type"] in ("missing", "extra_forbidden") else f" (got {err['input']!r})"
-        lines.append(f"{origin}: {key}: {expected}{got}")
+        lines.append(mask_password(f"{origin}: {key}: {expected}{got}"))
     return "\n".join(lines)
 
 
@@ -329,6 +373,11 @@ def load_settings(path: str | Path | None = None, overrides: dict[str, Any] | No
             data = {}
         if not isinstance(data, dict):
             raise ConfigError(f"{p}: expected a mapping of settings at the top level")
+        for key in _inline_passwords(data):
+            # a file is copied, backed up and shown around; the command line is not kept
+            raise ConfigError(f"{p}: {key}: a password must not be written in the configuration file; "
+                              "set mqtt.password_env, mqtt.password_file or a systemd credential "
+                              "(LoadCredential=mqtt_password) instead")
         sources.append((str(p), data))
     if overrides:
         sources.append(("command line", overrides))
@@ -359,12 +408,13 @@ class MqttTarget(BaseModel):
     port: int
     tls: bool
     username: str | None = None
-    password: str | None = None
+    password: str | None = Field(default=None, repr=False)
 
 
 def parse_mqtt_url(url: str) -> MqttTarget:
     """`mqtt://[user:pass@]host[:port]` or `mqtts://...`; port defaults to 1883 / 8883."""
     parts = urlsplit(url)
+    url = mask_password(url)  # from here on only for messages
     if parts.scheme not in ("mqtt", "mqtts"):
         raise ValueError(f"MQTT URL {url!r} must start with mqtt:// or mqtts://")
     if not parts.hostname:

@@ -133,3 +133,13 @@ def test_run_config_error_exits_2(tmp_path: Path) -> None:
 @pytest.mark.parametrize("argv", [["--help"], ["check", "--help"], ["run", "--help"], ["demo", "--help"]])
 def test_help(argv: list[str]) -> None:
     assert subprocess.run([*CLI, *argv], capture_output=True, timeout=60).returncode == 0
+
+
+def test_run_masks_the_password_and_refuses_a_bad_port(tmp_path: Path) -> None:
+    (tmp_path / "hot").mkdir()
+    p = subprocess.run([*CLI, "run", "--watch", str(tmp_path / "hot"), "--state-dir", str(tmp_path / "state"),
+                        "--mqtt", "mqtt://edge:S3cret@127.0.0.1:99999"], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 2 and "mqtt.url" in p.stderr and "S3cret" not in p.stderr, p.stderr
+    p = subprocess.run([*CLI, "run", "--watch", str(tmp_path / "hot"), "--state-dir", str(tmp_path / "state"),
+                        "--no-mqtt", "--http", "127.0.0.1:99999"], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 2 and "http.listen" in p.stderr and "Traceback" not in p.stderr, p.stderr

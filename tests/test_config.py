@@ -147,3 +147,44 @@ def test_per_class_score_floors_name_known_classes_and_lie_between_0_and_1(tmp_p
     settings = load_settings(write(tmp_path, "segmenter:\n  min_region_score_by_class:\n    barcode: 0.4\n"))
     # a station's floor adds to the defaults' floors
     assert settings.segmenter.min_region_score_by_class == {"colour_chart": 0.68, "barcode": 0.4}
+
+
+@pytest.mark.parametrize("text,key", [
+    ("mqtt:\n  homeassistant:\n    enabled: true\n    discovery_prefix: 'ha/#'\n",
+     "mqtt.homeassistant.discovery_prefix"),
+    ("mqtt:\n  homeassistant:\n    discovery_prefix: 'ha/+/x'\n", "mqtt.homeassistant.discovery_prefix"),
+    ("mqtt:\n  topic_prefix: '$SYS/edge'\n", "mqtt.topic_prefix"),
+    ("upstream:\n  - type: mqtt\n    topic: '$share/x'\n", "upstream.0.mqtt.topic"),
+])
+def test_wildcard_and_system_topics_are_refused_when_loading(tmp_path: Path, text: str, key: str) -> None:
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        load_settings(write(tmp_path, text))
+
+
+def test_password_is_masked_in_every_message(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_settings(None, {"mqtt": {"url": "mqtt://edge:S3cret@broker.local:99999"}})
+    assert "S3cret" not in str(err.value) and "mqtt://edge:***@broker.local:99999" in str(err.value)
+    with pytest.raises(ValueError) as direct:
+        parse_mqtt_url("mqtt://edge:S3cret@broker.local/topic")
+    assert "S3cret" not in str(direct.value)
+    assert "S3cret" not in repr(parse_mqtt_url("mqtt://edge:S3cret@broker.local"))
+
+
+@pytest.mark.parametrize("text,key", [
+    ("mqtt:\n  url: 'mqtt://edge:S3cret@broker.local:1883'\n", "mqtt.url"),
+    ("upstream:\n  - type: mqtt\n    topic: up\n    broker:\n      url: 'mqtts://u:S3cret@b'\n",
+     "upstream.0.broker.url"),
+])
+def test_inline_password_in_a_file_is_refused(tmp_path: Path, text: str, key: str) -> None:
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.") + ": a password must not be written") as err:
+        load_settings(write(tmp_path, text))
+    assert "S3cret" not in str(err.value)
+    # the command line may carry one (it is not kept anywhere)
+    assert load_settings(None, {"mqtt": {"url": "mqtt://edge:S3cret@b"}}).mqtt.url == "mqtt://edge:S3cret@b"
+
+
+@pytest.mark.parametrize("listen", ["127.0.0.1:99999", "[::1]:65536"])
+def test_http_port_out_of_range_is_a_configuration_error(tmp_path: Path, listen: str) -> None:
+    with pytest.raises(ConfigError, match="http.listen: .*port must be between 0 and 65535"):
+        load_settings(write(tmp_path, f"http:\n  enabled: true\n  listen: '{listen}'\n"))
