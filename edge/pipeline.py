@@ -18,7 +18,7 @@ from edge.config import Settings
 from edge.decode import FrameDecoder, UnreadableFrame, decode_small, shrink
 from edge.qc.base import CheckResult, FrameContext
 from edge.qc.framing import SKEW_CACHE_KEY, skew_degrees
-from edge.qc.registry import checks_for
+from edge.qc.registry import checks_for, start_rank
 from edge.qc.station_history import StationHistory
 from edge.segmentation.base import Segmenter
 from edge.segmentation.deskew import DESKEW_MIN_DEG, segment_square
@@ -46,6 +46,7 @@ class FramePipeline:
         self.segmenter = segmenter or create_segmenter(settings.segmenter)
         self.decoder = FrameDecoder(settings.decode.max_megapixels)
         self.checks = checks_for(settings.active_profile)
+        self._start_order = sorted(self.checks, key=lambda check: start_rank(check.name))
         self._check_pool = ThreadPoolExecutor(max_workers=CHECK_THREADS, thread_name_prefix="qc")
         # the station's memory across frames: sharpness baseline and the previous barcodes
         self.history = StationHistory(settings.active_profile.blur.baseline_frames)
@@ -94,7 +95,8 @@ class FramePipeline:
         results = [CheckResult("readable", "ok", "Image decoded completely.", value=True)]
         # the checks run on two threads: their work is mostly OpenCV and numpy, which release the
         # interpreter, and the full decode has finished, so both cores are free again
-        results += list(self._check_pool.map(lambda check: check.run(context), self.checks))
+        started = {check.name: self._check_pool.submit(check.run, context) for check in self._start_order}
+        results += [started[check.name].result() for check in self.checks]
         accepted = not any(r.status == "fail" for r in results)
         self.history.record(accepted=accepted, camera=context.camera, edge_width=context.findings.edge_width,
                             barcodes=[b["text"] for b in context.findings.barcodes])

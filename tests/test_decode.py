@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from edge.decode import UnreadableFrame, decode_full, decode_small, read_frame
+from edge.decode import UnreadableFrame, decode_full, decode_jpeg, decode_small, read_frame
 from tests.frames import draw_sheet, jpeg_bytes
 
 
@@ -41,6 +41,47 @@ def test_exif_orientation_applied(tmp_path: Path) -> None:
     full = decode_full(raw).full
     assert full.shape[:2] == (400, 200)
     assert full[:100].mean() > 200 and full[300:].mean() < 50  # the white band is now on top
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+@pytest.mark.parametrize("factor", [1, 2, 8])
+def test_jpeg_decode_matches_opencv_for_every_orientation(tmp_path: Path, orientation: int, factor: int) -> None:
+    # an asymmetric picture, so a wrong flip or turn shows; the same pixels as OpenCV's imread
+    img = draw_sheet(480, 320)
+    img[:40, :60] = (0, 0, 255)
+    pil = Image.fromarray(cv2.cvtColor(img, cv2.COLOR_BGR2RGB))
+    exif = pil.getexif()
+    exif[0x0112] = orientation
+    p = tmp_path / f"o{orientation}.jpg"
+    pil.save(p, exif=exif.tobytes(), quality=92)
+    raw = read_frame(p, 200)
+    ours = decode_jpeg(raw, factor)
+    flags = {1: cv2.IMREAD_COLOR, 2: cv2.IMREAD_REDUCED_COLOR_2, 8: cv2.IMREAD_REDUCED_COLOR_8}[factor]
+    theirs = cv2.imread(str(p), flags)
+    assert ours is not None and ours.shape == theirs.shape
+    assert np.abs(ours.astype(int) - theirs).mean() < 1.0
+
+
+def test_jpeg_with_damaged_scan_data_is_refused(tmp_path: Path) -> None:
+    # the end marker is intact, so only the decoder can tell: zeroed or overwritten scan data
+    # desynchronises the entropy decoder and shifts every row after it
+    data = bytearray(jpeg_bytes(draw_sheet(1600, 2400, seed=3), quality=95))
+    middle = len(data) // 2
+    zeroed = bytearray(data)
+    zeroed[middle:middle + 20000] = bytes(20000)
+    (tmp_path / "zeroed.jpg").write_bytes(zeroed)
+    garbage = bytearray(data)
+    garbage[middle:middle + 5000] = np.random.default_rng(0).integers(0, 255, 5000, dtype=np.uint8).tobytes()
+    (tmp_path / "garbage.jpg").write_bytes(garbage)
+    (tmp_path / "cut.jpg").write_bytes(bytes(data[:middle]) + b"\xff\xd9")
+    for name in ("zeroed.jpg", "garbage.jpg", "cut.jpg"):
+        raw = read_frame(tmp_path / name, 200)
+        with pytest.raises(UnreadableFrame, match="is corrupt"):
+            decode_full(raw)
+        with pytest.raises(UnreadableFrame, match="is corrupt"):
+            decode_small(raw, 300)
+    (tmp_path / "intact.jpg").write_bytes(data)
+    assert roundtrip(tmp_path / "intact.jpg").shape == (2400, 1600, 3)
 
 
 def test_16bit_tiff_kept_16bit(tmp_path: Path) -> None:

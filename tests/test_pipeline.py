@@ -67,6 +67,20 @@ def test_unreadable_gets_error_verdict(tmp_path: Path, station: Callable[..., Se
     assert "bad.jpg" in v["reasons"][0]["message"]
 
 
+def test_corrupt_scan_data_is_an_error_never_an_accept(
+        tmp_path: Path, station: Callable[..., Settings], verdict_schema: Callable[[dict[str, Any]], None]) -> None:
+    # a good sheet with 20 KB of its scan data zeroed; the JPEG end marker is intact
+    data = bytearray(cv2.imencode(".jpg", draw_sheet(1200, 1800), [cv2.IMWRITE_JPEG_QUALITY, 95])[1].tobytes())
+    middle = len(data) // 2
+    data[middle:middle + 20000] = bytes(20000)
+    p = tmp_path / "damaged.jpg"
+    p.write_bytes(data)
+    v = judge(station(), p).verdict
+    verdict_schema(v)
+    assert v["verdict"] == "error" and v["reasons"][0]["check"] == "readable"
+    assert "is corrupt" in v["reasons"][0]["message"] and "Corrupt JPEG data" in v["reasons"][0]["message"]
+
+
 def test_class_map_at_full_resolution(tmp_path: Path, station: Callable[..., Settings]) -> None:
     img = draw_sheet(900, 600)  # landscape: rotated onto the canvas and back
     path = write_jpeg(tmp_path / "land.jpg", img)

@@ -6,7 +6,7 @@ import numpy as np
 
 from edge.classes import CLASS_IDS
 from edge.segmentation.base import Segmentation
-from edge.segmentation.letterbox import place_on_canvas
+from edge.segmentation.letterbox import canvas_to_tensor, place_on_canvas
 from edge.segmentation.regions import extract_regions
 
 MAP_HW = (192, 128)  # the bundled model's output: canvas 768 x 512 at stride 4
@@ -126,3 +126,16 @@ def test_joining_accounts_for_every_pixel_of_every_part() -> None:
         assert sum(r.area_px for r in regions) == int((classes > 0).sum()) * 16
         for y, x in zip(*np.nonzero(classes), strict=True):
             assert sum(r.bbox[0] <= 4 * x < r.bbox[2] and r.bbox[1] <= 4 * y < r.bbox[3] for r in regions) >= 1
+
+
+def test_uint8_canvas_tensor_is_the_float_formula_exactly() -> None:
+    # the uint8 path uses per-value lookup tables; it must equal the plain float computation
+    canvas = np.random.default_rng(5).integers(0, 256, (96, 64, 3), dtype=np.uint8)
+    mean, std = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+    fast = canvas_to_tensor(canvas, mean, std)
+    plain = canvas_to_tensor(canvas.astype(np.float32), mean, std)
+    assert fast.shape == (1, 3, 96, 64) and fast.dtype == np.float32
+    assert np.array_equal(fast, plain)
+    # channel 0 is red: BGR's last plane
+    expected_red = (canvas[..., 2].astype(np.float32) * np.float32(1 / 255) - np.float32(0.485)) / np.float32(0.229)
+    assert np.allclose(fast[0, 0], expected_red, atol=1e-6)

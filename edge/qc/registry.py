@@ -12,7 +12,8 @@ from edge.qc.framing import FramingCheck
 from edge.qc.required_elements import RequiredElementsCheck
 from edge.qc.settings import ProfileSettings
 
-# The order checks run in: later checks reuse what earlier ones found (chart grids, the scale).
+# The checks, in the order a verdict lists them. What one check finds for another (chart grids,
+# the scale) is computed once per frame, under a lock, by whichever asks first.
 CHECKS: tuple[type[QualityCheck], ...] = (
     RequiredElementsCheck,
     BarcodeCheck,
@@ -22,6 +23,17 @@ CHECKS: tuple[type[QualityCheck], ...] = (
     BlurCheck,
     FramingCheck,
 )
+
+# Checks started first on the pipeline's two QC threads: the two longest (the chart's patch
+# analysis and the tiled edge-width measure), so that neither thread is left finishing a long one
+# while the other idles. The verdict still lists checks in the order of CHECKS.
+START_FIRST: tuple[str, ...] = ("colour_chart", "blur")
+
+
+def start_rank(check: str) -> int:
+    """When a check is handed to the QC threads (lower first)."""
+    return START_FIRST.index(check) if check in START_FIRST else len(START_FIRST)
+
 
 # The order of a verdict's reasons: the order a photographer acts on them. Causes come first
 # (an unreadable file, focus, exposure, framing and tilt), then what they bring about (elements not

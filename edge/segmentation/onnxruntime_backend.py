@@ -43,6 +43,9 @@ class OnnxRuntimeSegmenter:
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # idle inference threads sleep instead of spinning: on a small station they would take a
+        # core from the full-resolution decode and the checks running beside the segmenter
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         providers = choose_providers(provider, gpu)
         self._session = ort.InferenceSession(str(card.path), options, providers=providers)
         # ONNX Runtime falls back to CPU (with a warning) when the CUDA libraries do not load.
