@@ -15,6 +15,7 @@ import cv2
 from edge import __version__
 from edge.config import ConfigError, Settings, load_settings
 from edge.engine_cli import add_engine_commands
+from edge.logline import OneLineFormatter
 
 EXIT_ACCEPTED, EXIT_RETAKE, EXIT_USAGE, EXIT_UNREADABLE = 0, 1, 2, 3
 
@@ -22,8 +23,10 @@ log = logging.getLogger("specimen-edge")
 
 
 def _setup_logging(verbose: bool) -> None:
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    handler = logging.StreamHandler(sys.stderr)
+    # file names may hold newlines and escape sequences: every message stays one line
+    handler.setFormatter(OneLineFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, handlers=[handler])
 
 
 def _settings(args: argparse.Namespace, overrides: dict[str, Any]) -> Settings:

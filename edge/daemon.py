@@ -7,16 +7,21 @@ are decoded one at a time, and messages wait on disk, not in memory.
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import json
 import logging
 import os
 import signal
+import sqlite3
 import stat
+import tempfile
 import threading
 import time
-from collections import Counter, deque
+from collections import Counter, OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +30,7 @@ import numpy as np
 
 from edge.config import (
     BrokerSettings,
+    ConfigError,
     DirectoryUpstream,
     HttpUpstream,
     MqttUpstream,
@@ -51,6 +57,8 @@ from edge.verdict import build_verdict, summary_line
 ACCEPTED_SCHEMA = "specimen-edge/accepted/1"
 _PRUNE_EVERY_S = 600.0
 _MAX_ATTEMPTS = 3
+# identities of unreadable, freshly written files held back once (see _hold_back_error)
+_HELD_BACK_KEPT = 1024
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +121,7 @@ class Daemon:
         self.ready = threading.Event()
         self.notifier = Notifier()
         self.watchdog_s = watchdog_interval_s()
+        self._held_back: OrderedDict[tuple[Path, int, int], None] = OrderedDict()
 
     # -- wiring ----------------------------------------------------------------------------
     def _broker(self, broker: BrokerSettings) -> tuple[Any, str | None]:
@@ -145,9 +154,38 @@ class Daemon:
             elif isinstance(up, DirectoryUpstream):
                 self.sinks.append(DirectorySink(journal, name, up))
 
+    def _open_journal(self) -> Journal:
+        """The journal in the state folder; a folder that cannot hold it is a configuration error."""
+        try:
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=self.state_dir):
+                pass  # the folder takes new files: the journal's WAL and verdicts.jsonl need that
+            return Journal(self.state_dir)
+        except (OSError, sqlite3.Error) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise ConfigError(f"state_dir: cannot keep the journal in {str(self.state_dir)!r}: {reason}") from None
+
+    def _recognise_delivered(self, journal: Journal) -> None:
+        """A journal built afresh (lost, emptied, or damaged and moved aside) learns the frames that
+        verdicts.jsonl already announced, so they keep their verdict ids and are not judged twice."""
+        if not journal.is_empty():
+            return
+        known = 0
+        for verdict in jsonl.read_verdicts(self.state_dir / "verdicts.jsonl"):
+            try:
+                st = os.stat(verdict["file"])
+            except (OSError, TypeError, ValueError):
+                continue  # gone since: nothing to judge again
+            if _same_frame(verdict, st) and journal.adopt(path=verdict["file"], size_bytes=st.st_size,
+                                                          mtime_ns=st.st_mtime_ns, verdict=verdict):
+                known += 1
+        if known or journal.damaged_copy is not None:
+            log.warning("new journal: %d frame(s) recognised from verdicts.jsonl keep their verdicts and are not "
+                        "judged or announced again; undelivered messages of the old journal are lost", known)
+
     def start(self) -> None:
-        self.state_dir.mkdir(parents=True, exist_ok=True)
-        self.journal = Journal(self.state_dir)
+        self.journal = self._open_journal()
+        self._recognise_delivered(self.journal)
         self._make_sinks(self.journal)
         self.pipeline = FramePipeline(self.settings)
         self._seed_sharpness_baseline()
@@ -172,8 +210,11 @@ class Daemon:
                  self.settings.station, self.settings.profile, info.name, info.backend, info.device)
 
     def _is_judged(self, path: Path, st: os.stat_result) -> bool:
+        """This frame has its verdict (one that said only "cannot be opened" counts until it can be)."""
         assert self.journal is not None
-        return self.journal.has_frame(str(path), st.st_size, st.st_mtime_ns)
+        if not self.journal.has_frame(str(path), st.st_size, st.st_mtime_ns):
+            return False
+        return self.journal.unopened_verdict(str(path), st.st_size, st.st_mtime_ns) is None or not _can_open(path)
 
     def state(self) -> dict[str, Any]:
         journal = self.journal
@@ -256,11 +297,21 @@ class Daemon:
         except FileNotFoundError:
             log.info("skipped %s: a link to a file that does not exist", path.name)
             return None
+        except OSError as exc:
+            if exc.errno != errno.ELOOP:
+                raise
+            return self._record_error(path, link, first_seen, "is a symbolic link that leads back to itself "
+                                      "(a loop); it was not read")
         if not stat.S_ISREG(before.st_mode):
             log.info("skipped %s: not a regular file", path.name)
             return None
-        if self.journal.has_frame(str(path), before.st_size, before.st_mtime_ns):
+        if self._is_judged(path, before):
             return None
+        # a verdict that said only "cannot be opened" is replaced once the file can be
+        supersedes = self.journal.unopened_verdict(str(path), before.st_size, before.st_mtime_ns)
+        if not _can_open(path):
+            return self._record_error(path, before, first_seen, "cannot be opened: permission denied (it is "
+                                      "judged as soon as its permissions allow)", unopened=True)
         self.intake.in_hand.add(path)
         try:
             judgement = self.pipeline.judge(path, keep_image=self.settings.crops.enabled)
@@ -278,8 +329,39 @@ class Daemon:
             log.info("%s changed while it was read; waiting until it is complete", path.name)
             self.intake.stability.watch(path)
             return None
-        crops = self._write_crops(judgement.verdict, judgement.image) if judgement.image is not None else []
-        return self._record(path, before, first_seen, judgement.verdict, crops)
+        if judgement.verdict["verdict"] == "error" and self._hold_back_error(path, before):
+            return None
+        verdict = judgement.verdict
+        supersedes = supersedes or self._grown_since_error(path, before)
+        if supersedes is not None:
+            verdict = {**verdict, "supersedes": supersedes}
+        crops = self._write_crops(verdict, judgement.image) if judgement.image is not None else []
+        return self._record(path, before, first_seen, verdict, crops, supersedes=supersedes)
+
+    def _hold_back_error(self, path: Path, st: os.stat_result) -> bool:
+        """An unreadable file written moments ago may be one a writer is still appending to (open,
+        append, close, again): it is judged again once it has held still for stable_for_s, and only
+        then does an error verdict (and its alert) go out. Each version of the file is held back once."""
+        assert self.intake is not None
+        identity = (path, st.st_size, st.st_mtime_ns)
+        if identity in self._held_back or time.time() - st.st_mtime >= self.settings.watch.stable_for_s:
+            self._held_back.pop(identity, None)
+            return False
+        self._held_back[identity] = None
+        while len(self._held_back) > _HELD_BACK_KEPT:
+            self._held_back.popitem(last=False)
+        log.info("%s cannot be read yet and was written just now; judged again once it holds still", path.name)
+        self.intake.stability.watch(path)
+        return True
+
+    def _grown_since_error(self, path: Path, st: os.stat_result) -> str | None:
+        """The id of the error verdict this path got while it was shorter (a file completed late)."""
+        assert self.journal is not None
+        latest = self.journal.latest_verdict(str(path))
+        if latest is None:
+            return None
+        verdict_id, verdict, size_bytes = latest
+        return verdict_id if verdict == "error" and size_bytes < st.st_size else None
 
     def _seed_sharpness_baseline(self) -> None:
         """The first frames after a restart are judged against the same baseline as the rest."""
@@ -311,7 +393,8 @@ class Daemon:
                               "path": str(path)})
         return crops
 
-    def _record_error(self, path: Path, st: os.stat_result, first_seen: float, reason: str) -> dict[str, Any] | None:
+    def _record_error(self, path: Path, st: os.stat_result, first_seen: float, reason: str,
+                      unopened: bool = False) -> dict[str, Any] | None:
         assert self.pipeline is not None and self.journal is not None
         if self.journal.has_frame(str(path), st.st_size, st.st_mtime_ns):
             return None
@@ -319,7 +402,7 @@ class Daemon:
         verdict = build_verdict(station=self.settings.station, path=path, profile=self.settings.profile,
                                 checks=[check], regions=[], model=self.pipeline.segmenter.info,
                                 timings_ms={"total": 0.0})
-        return self._record(path, st, first_seen, verdict)
+        return self._record(path, st, first_seen, verdict, unopened=unopened)
 
     def _give_up(self, path: Path, exc: Exception) -> None:
         self._failures.pop(path, None)
@@ -354,12 +437,14 @@ class Daemon:
         return messages
 
     def _record(self, path: Path, st: os.stat_result, first_seen: float, verdict: dict[str, Any],
-                crops: list[dict[str, Any]] | None = None) -> dict[str, Any] | None:
+                crops: list[dict[str, Any]] | None = None, unopened: bool = False,
+                supersedes: str | None = None) -> dict[str, Any] | None:
         assert self.journal is not None
         stored = self.journal.record(path=str(path), size_bytes=st.st_size, mtime_ns=st.st_mtime_ns,
                                      first_seen=first_seen, verdict=verdict,
                                      messages=self._messages(verdict, crops or []),
-                                     edge_widths=accepted_edge_widths(verdict))
+                                     edge_widths=accepted_edge_widths(verdict), unopened=unopened,
+                                     supersedes=supersedes)
         if not stored:
             return None
         self.counters.add(verdict)
@@ -381,7 +466,11 @@ class Daemon:
             self.worker_heartbeat = time.monotonic()
             if self.worker_heartbeat - self._last_prune > _PRUNE_EVERY_S and self.journal is not None:
                 self._last_prune = self.worker_heartbeat
-                self.journal.prune_delivered(self.settings.outbox.keep_delivered_s)
+                try:
+                    self.journal.prune_delivered(self.settings.outbox.keep_delivered_s)
+                except Exception:
+                    # housekeeping only: judging goes on, and the next prune tries again
+                    log.exception("could not forget delivered messages in the journal")
             path = self.frames.take(timeout=0.2)
             if path is None:
                 continue
@@ -427,3 +516,39 @@ class Daemon:
             self.shutdown()
         log.info("stopped")
         return 0
+
+
+def _can_open(path: Path) -> bool:
+    """Whether this process may open the file for reading (without blocking on a FIFO)."""
+    try:
+        os.close(os.open(path, os.O_RDONLY | os.O_NONBLOCK))
+    except PermissionError:
+        return False
+    except OSError:
+        return True  # gone or odd: judging reports it
+    return True
+
+
+def _file_sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _same_frame(verdict: dict[str, Any], st: os.stat_result) -> bool:
+    """Is the file now at the verdict's path the one that verdict was made for?"""
+    if verdict.get("size_bytes") is not None and verdict["size_bytes"] != st.st_size:
+        return False
+    if verdict.get("sha256"):
+        try:
+            return _file_sha256(verdict["file"]) == verdict["sha256"]
+        except OSError:
+            return False
+    # no digest (the file could not be read): the same frame if it was not written after its verdict
+    try:
+        judged_at = datetime.fromisoformat(verdict["processed_at"].replace("Z", "+00:00")).timestamp()
+    except (AttributeError, ValueError):
+        return False
+    return st.st_mtime <= judged_at

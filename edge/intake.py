@@ -9,13 +9,18 @@ Events from watchdog are hints; the journal is the truth. A file is ready when
 A reconciliation scan at start-up and every `reconcile_interval_s` offers every file the
 journal has not judged, so frames that arrived while the daemon was down, or whose events
 were lost, still get their verdict.
+
+The folder itself is watched too: deleted and made again (or replaced by another), it is
+watched again within a tick of the housekeeping thread, not at the next scan.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import queue
+import stat
 import threading
 import time
 from collections.abc import Callable
@@ -199,9 +204,19 @@ class Intake:
         self._thread: threading.Thread | None = None
         self.last_scan_at = 0.0
         self.in_hand: set[Path] = set()
+        self._folder_id: tuple[int, int] | None = None  # (device, inode) of the folder being watched
+        self.folder_missing = False
 
     # -- lifecycle -------------------------------------------------------------------------
-    def start(self) -> None:
+    @property
+    def observer(self) -> BaseObserver | None:
+        return self._observer
+
+    def _watch_folder(self) -> None:
+        """(Re)start the file watcher on the folder as it is now."""
+        if self._observer is not None:
+            self._observer.stop()
+            self._observer.join(timeout=5)
         if self.settings.polling:
             observer: BaseObserver = PollingObserver(timeout=self.settings.poll_interval_s)
         else:
@@ -209,22 +224,45 @@ class Intake:
         observer.schedule(_EventHandler(self), str(self.folder), recursive=self.settings.recursive)
         observer.start()
         self._observer = observer
+
+    def _folder_identity(self) -> tuple[int, int] | None:
+        try:
+            st = os.stat(self.folder)
+        except OSError:
+            return None
+        return (st.st_dev, st.st_ino) if stat.S_ISDIR(st.st_mode) else None
+
+    def start(self) -> None:
+        self._folder_id = self._folder_identity()
+        self._watch_folder()
         self.reconcile()
         self._thread = threading.Thread(target=self._housekeeping, name="intake", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
         self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)  # first: it may be starting a new watcher
         if self._observer is not None:
             self._observer.stop()
             self._observer.join(timeout=5)
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+
+    def problems(self) -> list[str]:
+        """Why frames landing now would not be seen; empty while intake works."""
+        found = []
+        if self._thread is None or not self._thread.is_alive():
+            found.append("intake: the housekeeping thread has stopped")
+        if self.folder_missing:
+            found.append(f"intake: the hot folder {self.folder} is missing")
+        else:
+            observer = self._observer
+            # the observer thread outlives its emitters (an emitter ends when its folder goes)
+            if observer is None or not observer.is_alive() or not all(e.is_alive() for e in observer.emitters):
+                found.append("intake: the file watcher has stopped")
+        return found
 
     def alive(self) -> bool:
-        observer_ok = self._observer is not None and self._observer.is_alive()
-        thread_ok = self._thread is not None and self._thread.is_alive()
-        return observer_ok and thread_ok
+        return not self.problems()
 
     def request_rescan(self) -> None:
         self._rescan.set()
@@ -247,7 +285,10 @@ class Intake:
         if kind == "closed":
             self.stability.forget(path)
             self._ready(path)
-        elif kind in ("created", "modified"):
+        elif kind == "created" and os.path.islink(path):
+            self._ready(path)  # a link is made whole at once; a loop or a link out is reported by the worker
+        elif kind in ("created", "modified", "attrib"):
+            # attrib: a file judged "cannot be opened" is judged again once chmod lets us read it
             if path not in self.in_hand:
                 # inotify reports a file renamed in from outside the folder as 'created' with no
                 # 'opened' after it; polling cannot tell, so it always waits the full period
@@ -292,11 +333,16 @@ class Intake:
                 continue
             try:
                 st = os.stat(path)
-            except OSError:
-                continue  # a dangling symlink or a file just removed: the worker reports real frames
+            except OSError as exc:
+                if exc.errno != errno.ELOOP:
+                    continue  # a dangling symlink or a file just removed: the worker reports real frames
+                try:
+                    st = os.lstat(path)  # a link loop: the link itself gets an error verdict
+                except OSError:
+                    continue
             if self._is_judged(path, st):
                 continue
-            if now - st.st_mtime >= self.settings.stable_for_s:
+            if now - st.st_mtime >= self.settings.stable_for_s or stat.S_ISLNK(st.st_mode):
                 if self.frames.offer(path):
                     offered += 1
                 else:
@@ -313,6 +359,8 @@ class Intake:
         tick = 0.05 if not self.settings.polling else max(0.05, min(0.25, self.settings.stable_for_s / 4 or 0.25))
         while not self._stop.wait(tick):
             try:
+                if self._folder_came_back():
+                    next_scan = 0.0  # what arrived while it was not watched is found now
                 self.stability.poll()
                 overflow = self.frames.overflowed.is_set() and self.frames.depth() <= self.frames.maxsize // 4
                 if overflow or self._rescan.is_set() or time.monotonic() >= next_scan:
@@ -323,3 +371,18 @@ class Intake:
                     next_scan = time.monotonic() + self.settings.reconcile_interval_s
             except Exception:
                 log.exception("intake housekeeping failed; retrying")
+
+    def _folder_came_back(self) -> bool:
+        """Notice the folder gone, or made again under the same name; watch the new one."""
+        identity = self._folder_identity()
+        if identity is None:
+            if not self.folder_missing:
+                log.error("the hot folder %s has gone; waiting for it to come back", self.folder)
+                self.folder_missing = True
+            return False
+        if identity == self._folder_id and not self.folder_missing:
+            return False
+        self._folder_id, self.folder_missing = identity, False
+        self._watch_folder()
+        log.warning("the hot folder %s is there again; watching it again", self.folder)
+        return True

@@ -4,11 +4,17 @@ SQLite in WAL mode in the state directory. A verdict and all the messages it cau
 written in one transaction, so after a crash either both exist or neither does (and the frame
 is judged again). Each outbox row belongs to one sink ("mqtt", "jsonl", ...) so a stuck sink
 never holds up another. Rows are marked delivered only when the sink confirms.
+
+A journal SQLite cannot read (garbage header, cut short, damaged pages) is moved aside and a
+fresh one built; the daemon then tells it which frames were already delivered (`adopt`).
+A path that is not valid UTF-8 is stored as its raw bytes, so it keeps its exact identity.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import os
 import sqlite3
 import threading
 import time
@@ -32,6 +38,11 @@ CREATE TABLE IF NOT EXISTS frames (
     UNIQUE (path, size_bytes, mtime_ns)
 );
 CREATE INDEX IF NOT EXISTS frames_by_sha ON frames (path, sha256);
+-- frames whose error verdict says only that they could not be opened (permissions): judged
+-- again, under a verdict that supersedes that one, once they can be read
+CREATE TABLE IF NOT EXISTS unopened (
+    verdict_id    TEXT PRIMARY KEY
+);
 CREATE TABLE IF NOT EXISTS outbox (
     seq           INTEGER PRIMARY KEY AUTOINCREMENT,
     sink          TEXT NOT NULL,
@@ -55,6 +66,29 @@ CREATE TABLE IF NOT EXISTS sharpness (
 """
 # Sharpness rows kept for seeding the baseline at start-up; older ones are dropped as new ones come.
 _SHARPNESS_ROWS_KEPT = 20_000
+_DAMAGED = (11, 26)  # SQLITE_CORRUPT, SQLITE_NOTADB
+
+log = logging.getLogger(__name__)
+
+
+def path_key(path: str) -> str | bytes:
+    """How a path is stored: as text, or as its bytes where it is not UTF-8 (SQLite text must be)."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return os.fsencode(path)
+    return path
+
+
+class JournalDamaged(Exception):
+    """SQLite cannot read the journal file."""
+
+
+def _is_damage(exc: sqlite3.Error) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)  # Python 3.11+; the message before that
+    if code is not None:
+        return code in _DAMAGED
+    return any(words in str(exc) for words in ("not a database", "malformed"))
 
 
 @dataclass(frozen=True)
@@ -86,11 +120,59 @@ class Journal:
         state_dir.mkdir(parents=True, exist_ok=True)
         self.path = state_dir / "journal.sqlite3"
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        # FULL: a verdict acknowledged to nobody yet must still survive a power cut.
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(_SCHEMA)
+        # where a damaged journal was moved to, when this one replaced it
+        self.damaged_copy: Path | None = None
+        try:
+            self._db = self._open()
+        except JournalDamaged as exc:
+            self.damaged_copy = self._move_aside()
+            log.error("the journal %s is damaged (%s); it was moved to %s and a new one is built",
+                      self.path, exc, self.damaged_copy.name)
+            self._db = self._open()
+
+    def _open(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            # FULL: a verdict acknowledged to nobody yet must still survive a power cut.
+            db.execute("PRAGMA synchronous=FULL")
+            problems = [row[0] for row in db.execute("PRAGMA quick_check").fetchall()]
+            if problems != ["ok"]:
+                raise JournalDamaged("; ".join(str(p) for p in problems[:3]))
+            db.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            db.close()
+            if _is_damage(exc):
+                raise JournalDamaged(str(exc)) from None
+            raise
+        except JournalDamaged:
+            db.close()
+            raise
+        return db
+
+    def _move_aside(self) -> Path:
+        """The damaged file (and its WAL) under a dated name, kept for a post-mortem."""
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        target = self.path.with_name(f"{self.path.name}.damaged-{stamp}")
+        for suffix in ("", "-wal", "-shm"):
+            part = self.path.with_name(self.path.name + suffix)
+            if part.exists():
+                part.replace(target.with_name(target.name + suffix))
+        return target
+
+    def is_empty(self) -> bool:
+        with self._lock:
+            return self._db.execute("SELECT 1 FROM frames LIMIT 1").fetchone() is None
+
+    def adopt(self, *, path: str, size_bytes: int, mtime_ns: int, verdict: dict[str, Any]) -> bool:
+        """Know a frame by a verdict delivered before this journal existed, sending nothing again."""
+        with self._lock:
+            cur = self._db.execute(
+                "INSERT INTO frames (path, size_bytes, mtime_ns, sha256, verdict, verdict_id, reasons, "
+                "first_seen, processed_at) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING",
+                (path_key(path), size_bytes, mtime_ns, verdict.get("sha256"), verdict["verdict"], verdict["id"],
+                 json.dumps([r["check"] for r in verdict["reasons"]]), time.time(), verdict["processed_at"]))
+        return cur.rowcount == 1
 
     def close(self) -> None:
         with self._lock:
@@ -99,36 +181,57 @@ class Journal:
     def has_frame(self, path: str, size_bytes: int, mtime_ns: int) -> bool:
         with self._lock:
             row = self._db.execute("SELECT 1 FROM frames WHERE path=? AND size_bytes=? AND mtime_ns=?",
-                                   (path, size_bytes, mtime_ns)).fetchone()
+                                   (path_key(path), size_bytes, mtime_ns)).fetchone()
         return row is not None
+
+    def unopened_verdict(self, path: str, size_bytes: int, mtime_ns: int) -> str | None:
+        """The id of this frame's verdict when it said only that the file could not be opened."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT f.verdict_id FROM frames f JOIN unopened u ON u.verdict_id = f.verdict_id "
+                "WHERE f.path=? AND f.size_bytes=? AND f.mtime_ns=?", (path_key(path), size_bytes, mtime_ns)).fetchone()
+        return None if row is None else str(row[0])
+
+    def latest_verdict(self, path: str) -> tuple[str, str, int] | None:
+        """(verdict id, verdict, size in bytes) of the last frame judged at this path."""
+        with self._lock:
+            row = self._db.execute("SELECT verdict_id, verdict, size_bytes FROM frames WHERE path=? "
+                                   "ORDER BY id DESC LIMIT 1", (path_key(path),)).fetchone()
+        return None if row is None else (str(row[0]), str(row[1]), int(row[2]))
 
     def has_content(self, path: str, sha256: str) -> bool:
         """The same bytes at the same path were judged before (the file was only touched)."""
         with self._lock:
-            row = self._db.execute("SELECT 1 FROM frames WHERE path=? AND sha256=?", (path, sha256)).fetchone()
+            row = self._db.execute("SELECT 1 FROM frames WHERE path=? AND sha256=?",
+                                   (path_key(path), sha256)).fetchone()
         return row is not None
 
-    def known_identities(self) -> set[tuple[str, int, int]]:
-        with self._lock:
-            rows = self._db.execute("SELECT path, size_bytes, mtime_ns FROM frames").fetchall()
-        return {(p, s, m) for p, s, m in rows}
-
     def record(self, *, path: str, size_bytes: int, mtime_ns: int, first_seen: float, verdict: dict[str, Any],
-               messages: Iterable[NewMessage], edge_widths: tuple[str, Mapping[str, float]] | None = None) -> bool:
+               messages: Iterable[NewMessage], edge_widths: tuple[str, Mapping[str, float]] | None = None,
+               unopened: bool = False, supersedes: str | None = None) -> bool:
         """Store a frame's verdict and its messages atomically, with the edge widths (camera, per region
-        class) an accepted frame adds to the sharpness baseline. False if the frame already has one."""
+        class) an accepted frame adds to the sharpness baseline. False if the frame already has one.
+        `unopened`: the verdict says only that the file could not be opened, so it is judged again
+        once it can be; `supersedes`: the id of such a verdict of the same frame, replaced by this one."""
         now = time.time()
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
+                if supersedes is not None:
+                    # only a verdict of this very identity gives way; an earlier version's stays on record
+                    self._db.execute("DELETE FROM frames WHERE verdict_id=? AND path=? AND size_bytes=? AND mtime_ns=?",
+                                     (supersedes, path_key(path), size_bytes, mtime_ns))
+                    self._db.execute("DELETE FROM unopened WHERE verdict_id=?", (supersedes,))
                 cur = self._db.execute(
                     "INSERT INTO frames (path, size_bytes, mtime_ns, sha256, verdict, verdict_id, reasons, "
                     "first_seen, processed_at) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING",
-                    (path, size_bytes, mtime_ns, verdict.get("sha256"), verdict["verdict"], verdict["id"],
+                    (path_key(path), size_bytes, mtime_ns, verdict.get("sha256"), verdict["verdict"], verdict["id"],
                      json.dumps([r["check"] for r in verdict["reasons"]]), first_seen, verdict["processed_at"]))
                 if cur.rowcount == 0:
                     self._db.execute("ROLLBACK")
                     return False
+                if unopened:
+                    self._db.execute("INSERT INTO unopened (verdict_id) VALUES (?)", (verdict["id"],))
                 self._db.executemany(
                     "INSERT INTO outbox (sink, verdict_id, topic, payload, qos, retain, created_at, expires_at) "
                     "VALUES (?,?,?,?,?,?,?,?)",

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from edge.journal import Journal, OutboxMessage
 from edge.sinks.base import OutboxSink
@@ -29,3 +32,19 @@ class JsonLinesSink(OutboxSink):
             fh.flush()
             os.fsync(fh.fileno())
         return [m.seq for m in batch]
+
+
+def read_verdicts(path: Path) -> Iterator[dict[str, Any]]:
+    """The verdicts in a verdicts.jsonl, oldest first; a line cut short by a crash is passed over."""
+    try:
+        fh = open(path, "rb")
+    except FileNotFoundError:
+        return
+    with fh:
+        for line in fh:
+            try:
+                verdict = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(verdict, dict) and {"id", "file", "verdict", "reasons", "processed_at"} <= verdict.keys():
+                yield verdict
