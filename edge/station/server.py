@@ -10,6 +10,7 @@ Endpoints: `/` (the page), `/state.json`, `/events` (SSE), `/thumbnail.jpg?id=<v
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import queue
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
+from edge.config import ConfigError
 from edge.station.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from edge.station.metrics import StationMetrics
 from edge.station.thumbnail import CLASS_COLOURS, FAILING_COLOUR, render_thumbnail
@@ -40,6 +42,12 @@ _CLIENT_BACKLOG = 64
 _STATE_EVERY_S = 5.0
 _KEEPALIVE_S = 15.0
 _THUMBNAILS_KEPT = 4
+# Connections served at once (screens, their event streams, scrapers); more are closed at once,
+# so a flood of idle connections cannot grow a thread each.
+MAX_CONNECTIONS = 32
+# A connection that sends no complete request in this long is closed (a half-open one would
+# otherwise hold its thread for good).
+REQUEST_TIMEOUT_S = 10.0
 # no asset may come from elsewhere: the screen must work on a line with no internet
 _CONTENT_SECURITY_POLICY = ("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
                             "script-src 'self' 'unsafe-inline'; connect-src 'self'")
@@ -84,7 +92,29 @@ class _HttpServer(ThreadingHTTPServer):
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         self.station = station
+        self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+        self._refusal_logged = False
         super().__init__(address, handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._slots.acquire(blocking=False):
+            if not self._refusal_logged:
+                log.warning("station screen: %d connections open already; closing new ones until some end",
+                            MAX_CONNECTIONS)
+                self._refusal_logged = True
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
 
 
 class StationServer:
@@ -118,7 +148,16 @@ class StationServer:
 
     def start(self) -> None:
         # bound here, not in the thread, so a port in use stops the daemon with a clear error
-        self._httpd = _HttpServer(self.daemon.settings.http.host_port, _Handler, self)
+        host, port = self.daemon.settings.http.host_port
+        try:
+            self._httpd = _HttpServer((host, port), _Handler, self)
+        except OSError as exc:
+            raise ConfigError(f"http.listen: cannot listen on {self.daemon.settings.http.listen}: "
+                              f"{exc.strerror or exc}") from None
+        if not _is_loopback(host):
+            log.warning("station screen listens on %s, reachable from other machines: anyone on the network "
+                        "can see the frames and the line's figures (set http.listen to 127.0.0.1:%d to keep it "
+                        "to this computer)", self.daemon.settings.http.listen, port)
         self._threads = [threading.Thread(target=self._httpd.serve_forever, name="station-http", daemon=True),
                          threading.Thread(target=self._dispatch, name="station-dispatch", daemon=True)]
         for thread in self._threads:
@@ -254,9 +293,22 @@ class StationServer:
         return self._stopping.is_set()
 
 
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a name: it may resolve to anything
+
+
 class _Handler(BaseHTTPRequestHandler):
     server: _HttpServer
     server_version = "specimen-edge"
+
+    def setup(self) -> None:
+        super().setup()
+        self.connection.settimeout(REQUEST_TIMEOUT_S)  # read per connection, so a test may shorten it
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s %s", self.address_string(), format % args)
@@ -292,8 +344,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send(HTTPStatus.NOT_FOUND, b"not found\n", "text/plain; charset=utf-8")
             else:
                 route()
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the screen went away mid-answer; nothing to tell it
+        except OSError:
+            pass  # the screen went away, or stopped reading, mid-answer; nothing to tell it
 
     def _health(self) -> None:
         daemon = self.server.station.daemon

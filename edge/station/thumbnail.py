@@ -1,13 +1,16 @@
 """A small JPEG of a judged frame with its regions drawn in, for the station screen.
 
 Rendered on request from the file on disk, on an HTTP thread, never while a frame is judged.
+Only what was judged is shown: a path swapped for a link since, or a file whose size or SHA-256
+is no longer the verdict's, gets no thumbnail.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
+import stat
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import cv2
@@ -42,12 +45,35 @@ def failing_region_ids(verdict: Mapping[str, Any]) -> set[int]:
             for region in check.get("regions", [])}
 
 
-def read_reduced(path: Path) -> np.ndarray | None:
+def read_reduced(data: bytes) -> np.ndarray | None:
     """The frame at a quarter of its size (JPEG decodes that directly, at a fraction of the cost)."""
-    image = cv2.imread(str(path), cv2.IMREAD_REDUCED_COLOR_4)
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_REDUCED_COLOR_4)
     if image is None or image.size == 0:
         return None
     return image
+
+
+def read_judged_bytes(verdict: Mapping[str, Any]) -> bytes | None:
+    """The bytes of the verdict's file if they are still the ones judged; None otherwise.
+
+    The path is opened without following a final link (a link put there since judging could lead
+    anywhere) and without blocking (a FIFO put there would hold the thread), then checked against
+    the size and SHA-256 the verdict recorded.
+    """
+    try:
+        fd = os.open(verdict["file"], os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return None  # gone, a link, or not ours to read
+    with os.fdopen(fd, "rb") as fh:
+        st = os.fstat(fh.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            return None
+        if verdict.get("size_bytes") is not None and st.st_size != verdict["size_bytes"]:
+            return None  # a retake saved under the same name: these regions belong to the old frame
+        data = fh.read(st.st_size)
+    if verdict.get("sha256") and hashlib.sha256(data).hexdigest() != verdict["sha256"]:
+        return None
+    return data
 
 
 def draw_regions(image: np.ndarray, verdict: Mapping[str, Any], max_side: int = THUMBNAIL_MAX_SIDE) -> np.ndarray:
@@ -82,14 +108,8 @@ def draw_regions(image: np.ndarray, verdict: Mapping[str, Any], max_side: int = 
 
 def render_thumbnail(verdict: Mapping[str, Any], max_side: int = THUMBNAIL_MAX_SIDE) -> bytes | None:
     """JPEG bytes, or None when the frame is gone, replaced since it was judged, or unreadable."""
-    path = Path(verdict["file"])
-    try:
-        size = os.stat(path).st_size
-    except OSError:
-        return None
-    if verdict.get("size_bytes") is not None and size != verdict["size_bytes"]:
-        return None  # a retake saved under the same name: these regions belong to the old frame
-    image = read_reduced(path)
+    data = read_judged_bytes(verdict)
+    image = None if data is None else read_reduced(data)
     if image is None:
         return None
     ok, buffer = cv2.imencode(".jpg", draw_regions(image, verdict, max_side), [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])

@@ -5,14 +5,21 @@ from __future__ import annotations
 import http.client
 import json
 import re
+import socket
 import threading
 import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import cv2
 import numpy as np
+import pytest
 
+from edge.config import Settings
+from edge.station import server as server_module
 from tests.conftest import wait_for
 from tests.frames import write_atomically
 from tests.station.conftest import GOOD, NO_CHART, NO_CHART_REASON, Served
@@ -121,3 +128,61 @@ def test_page_is_self_contained_and_other_paths_are_not_found(served: Served) ->
     assert "url(http" not in page and "@import" not in page
     assert served.get("/healthz")[0] == 200
     assert served.get("/nothing-here")[0] == 404
+
+
+def test_idle_connections_are_bounded_and_closed_after_a_timeout(
+        served: Served, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(server_module, "REQUEST_TIMEOUT_S", 1.0)
+    before = threading.active_count()
+    idle = [socket.create_connection(served.server.address, timeout=10) for _ in range(100)]
+    try:
+        time.sleep(0.5)  # the server has accepted them all by now
+        assert threading.active_count() - before <= server_module.MAX_CONNECTIONS
+        for connection in idle:  # each is closed by the server: at once past the limit, else on the timeout
+            assert connection.recv(1) == b""
+        assert wait_for(lambda: served.get("/healthz")[0] == 200, 10)
+    finally:
+        for connection in idle:
+            connection.close()
+
+
+def test_thumbnail_is_refused_for_a_frame_swapped_for_a_link(served: Served, tmp_path: Path) -> None:
+    stream = EventStream(served.url)
+    wait_for(lambda: served.server._clients, 5)
+    write_atomically(served.hot / "kept.jpg", GOOD)
+    write_atomically(served.hot / "swapped.jpg", GOOD)
+    assert wait_for(lambda: len(stream.verdicts()) == 2, 15)
+    ids = {event["file"]: event["id"] for event in stream.verdicts()}
+    # the same size, other bytes, outside the hot folder; then the judged path becomes a link to it
+    other = bytearray(GOOD)
+    other[len(other) // 2] ^= 0xFF
+    (tmp_path / "elsewhere.jpg").write_bytes(bytes(other))
+    (served.hot / "swapped.jpg").unlink()
+    (served.hot / "swapped.jpg").symlink_to(tmp_path / "elsewhere.jpg")
+    assert served.get(f"/thumbnail.jpg?id={ids['swapped.jpg']}")[0] == 404
+    assert served.get(f"/thumbnail.jpg?id={ids['kept.jpg']}")[0] == 200
+    # the same size in place, other bytes: not what was judged either
+    (served.hot / "kept.jpg").write_bytes(bytes(other))
+    served.server._thumbnails.clear()
+    assert served.get(f"/thumbnail.jpg?id={ids['kept.jpg']}")[0] == 404
+
+
+def test_listening_beyond_loopback_is_warned_about(
+        station: Callable[..., Settings], caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("INFO")
+    running = Served(station(http={"enabled": True, "listen": "0.0.0.0:0"}))
+    try:
+        assert "reachable from other machines" in caplog.text
+        assert served_status(running) == 200
+    finally:
+        running.stop()
+    caplog.clear()
+    running = Served(station(http={"enabled": True, "listen": "127.0.0.1:0"}))
+    running.stop()
+    assert "reachable from other machines" not in caplog.text
+
+
+def served_status(running: Served) -> int:
+    port = running.server.address[1]
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as response:
+        return int(response.status)
