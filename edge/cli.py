@@ -13,6 +13,7 @@ from typing import Any
 import cv2
 
 from edge import __version__
+from edge.audit.command import add_audit_command
 from edge.config import ConfigError, Settings, load_settings
 from edge.engine_cli import add_engine_commands
 from edge.logline import OneLineFormatter
@@ -180,6 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--keep", action="store_true", help="keep the demo's temporary folder")
     demo.set_defaults(func=cmd_demo)
 
+    add_audit_command(sub)
     add_engine_commands(sub)
     return parser
 
