@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,12 +22,15 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 import yaml
+from ray.exceptions import RayError
 
 from edge.audit.rows import rows_table, verdict_row
+from edge.audit.runner import Batch, retry_or_give_up
 from edge.audit.sources import Frame, SourceError, expand_sources
 from edge.audit.store import ResultStore
 from edge.audit.summary import summarise, to_html, to_markdown
 from edge.config import load_settings
+from edge.segmentation.base import ModelInfo
 from tests.conftest import wait_for
 from tests.frames import write_jpeg
 from tests.ray_cluster import LoopbackCluster, ray_env
@@ -184,7 +188,7 @@ def test_resume_after_interrupt_judges_the_rest_once(tmp_path: Path, sheets: lis
     assert "--resume" in stderr
     judged_first = {r["path"]: r for r in rows_of(out)}
     assert 4 <= len(judged_first) < len(files)
-    assert not list((out / "parts").glob("*.parquet")) if (out / "parts").exists() else True
+    assert not ResultStore(out).part_files()  # merged into the run's results file on the way out
 
     second = audit(*args, "--resume")
     assert second.returncode == 0, second.stderr
@@ -222,7 +226,7 @@ def test_two_node_cluster_survives_a_dead_node(tmp_path: Path, sheets: list[Path
                                                cluster: LoopbackCluster) -> None:
     cluster.start_head(num_cpus=2, resources='{"head_node": 1}')
     second = cluster.add_node(num_cpus=1, resources='{"second_node": 1}')
-    files = make_collection(tmp_path / "src", sheets, copies=10)
+    files = make_collection(tmp_path / "src", sheets, copies=16)
     out = tmp_path / "out"
     job = subprocess.Popen([*CLI, "audit", str(tmp_path / "src"), "--out", str(out), "--ray", cluster.address,
                             "--workers", "2", "--batch-size", "1", "--config", str(config)],
@@ -308,6 +312,24 @@ def test_store_merges_parts_once_and_keeps_the_newest_row_of_a_changed_file(tmp_
     summary = summarise(store)
     assert summary.frames == 2 and summary.verdicts == {"accept": 2}
     assert "| accept | 2 | 100.0 % |" in to_markdown(summary) and "<svg" in to_html(summary)
+
+
+def test_a_batch_that_keeps_failing_is_split_and_only_the_frame_that_fails_alone_gets_an_error_row() -> None:
+    settings = load_settings()
+    model = ModelInfo("m", "1" * 64, "onnxruntime", "cpu")
+    frames = [Frame(f"/c/{n}.jpg", 10, 1, "c") for n in "abc"]
+    queue: deque[Batch] = deque()
+    batch = Batch(list(frames), tries=1)
+    assert retry_or_give_up(batch, RayError(), queue, settings, model, "r") == [] and list(queue) == [batch]
+    batch = queue.popleft()
+    batch.tries += 1  # submitted again, failed again: its frames are tried one by one
+    assert retry_or_give_up(batch, RayError(), queue, settings, model, "r") == []
+    assert [b.frames for b in queue] == [[f] for f in frames]
+    alone = queue.popleft()
+    alone.tries += 1
+    (row,) = retry_or_give_up(alone, RayError(), queue, settings, model, "r")
+    assert row["path"] == "/c/a.jpg" and row["verdict"] == "error" and row["reasons"] == ["readable"]
+    assert "worker stopped" in row["failing"][0]["message"] and len(queue) == 2
 
 
 def test_station_never_imports_ray_and_audit_names_the_missing_extra(tmp_path: Path) -> None:

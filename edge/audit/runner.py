@@ -60,7 +60,7 @@ class AuditRun:
 
 
 @dataclass
-class _Batch:
+class Batch:
     frames: list[Frame]
     tries: int = 0
 
@@ -111,8 +111,8 @@ def judge_frames(frames: Sequence[Frame], settings: Settings, store: ResultStore
     actors: list[Any] = [actor_class.remote(settings, run.run) for _ in range(workers)]
     run.workers = workers
     model: ModelInfo = ray.get(actors[0].model.remote())
-    queue = deque(_Batch(list(frames[i:i + batch_size])) for i in range(0, len(frames), batch_size))
-    in_flight: dict[Any, tuple[_Batch, int]] = {}
+    queue = deque(Batch(list(frames[i:i + batch_size])) for i in range(0, len(frames), batch_size))
+    in_flight: dict[Any, tuple[Batch, int]] = {}
     load = [0] * workers
     seq = 0
     try:
@@ -130,7 +130,7 @@ def judge_frames(frames: Sequence[Frame], settings: Settings, store: ResultStore
                 try:
                     rows = ray.get(ref)
                 except RayError as exc:
-                    rows = _after_failure(batch, exc, queue, settings, model, run.run)
+                    rows = retry_or_give_up(batch, exc, queue, settings, model, run.run)
                     if not rows:
                         continue
                 seq += 1
@@ -149,8 +149,8 @@ def judge_frames(frames: Sequence[Frame], settings: Settings, store: ResultStore
             ray.kill(actor)
 
 
-def _after_failure(batch: _Batch, exc: RayError, queue: deque[_Batch], settings: Settings, model: ModelInfo,
-                   run: str) -> list[dict[str, Any]]:
+def retry_or_give_up(batch: Batch, exc: RayError, queue: deque[Batch], settings: Settings, model: ModelInfo,
+                     run: str) -> list[dict[str, Any]]:
     """A batch whose call failed: tried again, then frame by frame; a frame that fails alone as often
     gets an `error` row. Returns the rows to write now."""
     log.warning("a batch of %d frame(s) failed on its worker (%s): %s", len(batch.frames), type(exc).__name__,
@@ -159,7 +159,7 @@ def _after_failure(batch: _Batch, exc: RayError, queue: deque[_Batch], settings:
         queue.appendleft(batch)
         return []
     if len(batch.frames) > 1:
-        queue.extendleft(_Batch([frame], tries=BATCH_TRIES - 1) for frame in reversed(batch.frames))
+        queue.extendleft(Batch([frame], tries=BATCH_TRIES - 1) for frame in reversed(batch.frames))
         return []
     frame = batch.frames[0]
     verdict = unjudged_verdict(settings, model, Path(frame.path),
