@@ -42,6 +42,7 @@ SHEETS = ((101, True, 0.0), (102, True, 0.0), (103, False, 0.0), (104, True, 4.0
           (106, False, 0.0))
 LONG_SIDE = 900
 BAD_INPUTS = {"empty.jpg", "truncated.jpg", "notimage.png", "huge.png", "dangling.jpg"}
+ACCEPTED_SAMPLE = Path(__file__).resolve().parent.parent / "edge" / "samples" / "BM000100001.jpg"
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +56,8 @@ def sheets(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
 @pytest.fixture(scope="module")
 def config(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("config") / "audit.yaml"
-    path.write_text(yaml.safe_dump({"station": "audit-test", "decode": {"max_megapixels": 4.0}}))
+    # room for the 24-26 MP sample, not for the 33 MP PNG
+    path.write_text(yaml.safe_dump({"station": "audit-test", "decode": {"max_megapixels": 30.0}}))
     return path
 
 
@@ -92,10 +94,13 @@ def local_audit(tmp_path_factory: pytest.TempPathFactory, sheets: list[Path],
     (bad / "empty.jpg").write_bytes(b"")
     (bad / "truncated.jpg").write_bytes(good[: len(good) // 2])
     (bad / "notimage.png").write_bytes(b"hello, I am text")
-    cv2.imwrite(str(bad / "huge.png"), np.zeros((2500, 2000, 3), np.uint8))  # 5 MP > 4 MP limit
+    cv2.imwrite(str(bad / "huge.png"), np.zeros((6000, 5500), np.uint8))  # 33 MP > 30 MP limit
     os.symlink(root / "gone.jpg", bad / "dangling.jpg")
     os.symlink(sheets[1], src / "box1" / "link.jpg")  # a link to a frame elsewhere is judged as that frame
     files += [bad / name for name in sorted(BAD_INPUTS)] + [src / "box1" / "link.jpg"]
+    # a capture-sized frame the bundled model accepts (tests/test_demo_samples.py)
+    files.append(src / "box1" / ACCEPTED_SAMPLE.name)
+    shutil.copyfile(ACCEPTED_SAMPLE, files[-1])
     # what a hot folder ignores is not a frame here either
     (bad / "folder.jpg").mkdir()
     (bad / ".hidden.jpg").write_bytes(good)
