@@ -7,9 +7,17 @@ The finest spacing that carries the pattern is the comb's period. That period is
 the mm ticks are resolved, but 5 mm or a centimetre on a ruler with only centimetre blocks or at low
 resolution; it is read as 1, 5 or 10 mm, whichever puts the frame's long side inside the profile's
 physical range (`scale.frame_long_side_mm`), the finest such reading first.
+
+Many rulers carry an inch scale along one edge and a metric one along the other, and the inch
+ticks (1/16 or 1/8 inch, hierarchically longer every 2, 4 and 8) often make the more regular comb.
+Read alone, a 1/16 inch period (1.59 mm) passes for a millimetre. Where two bands' periods stand in
+the ratio of an inch unit to a metric one (1/16 inch to 1 mm, 1/8 inch to 1 cm, ...), the ruler
+has both scales and the metric band is the one read.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -26,6 +34,14 @@ _MIN_CORRELATION = 0.3
 _FUNDAMENTAL_SHARE = 0.6
 # Without the frame's size, any finer comb this strong counts as the millimetres.
 _FINEST_SHARE = 0.3
+# Inch units a ruler's ticks or marks may have, in mm: the binary fractions from 1/16 inch (a tenth of
+# an inch, 2.54 mm, is too close to half a 5 mm mark to be told from it; 1/32 inch, 0.79 mm, would
+# make a millimetre comb beside a 5 mm one look like an inch scale).
+_INCH_UNITS_MM = tuple(25.4 / d for d in (16, 8, 4, 2, 1))
+# The strongest band is an inch scale when its period is this close to an inch unit at the scale
+# another band's metric period gives, and that band's score is at least this share of the strongest.
+_PAIR_TOLERANCE = 0.025
+_PAIR_MIN_SHARE = 0.1
 # The comb must repeat at least this many times along the ruler.
 _MIN_REPEATS = 3
 # Bands across the short side: this many, overlapping by half.
@@ -117,7 +133,7 @@ def ruler_px_per_mm(gray: np.ndarray, long_side_px: int | None = None,
     lo = max(_MIN_PERIOD_PX, min(r[1] for r in readings))
     hi = min(max(r[2] for r in readings), (length - 1) / _MIN_REPEATS)
 
-    found: tuple[float, float] | None = None
+    combs: list[tuple[float, float]] = []  # (period, score) of every periodic band
     for a, b in bands:
         profile = ((sums[b] - sums[a]) if along == 1 else (sums[:, b] - sums[:, a])) / (b - a)
         profile = _without_block_grid(profile)
@@ -127,16 +143,56 @@ def ruler_px_per_mm(gray: np.ndarray, long_side_px: int | None = None,
         # the tick band: the strongest periodic edges (correlation times the profile's spread), the
         # more so the more often the comb repeats (a ruler repeats its millimetres far more often
         # than colour patches or printed text their spacing; faint texture in the surround is weak)
-        score = comb[1] * float(profile.std()) * (length / comb[0]) ** 0.5
-        if found is None or score > found[1]:
-            found = (comb[0], score)
-    if found is None:
+        combs.append((comb[0], comb[1] * float(profile.std()) * (length / comb[0]) ** 0.5))
+    if not combs:
         return None
-    period = found[0]
-    for mm, p_lo, p_hi in readings:  # finest reading first
-        if p_lo <= period <= p_hi:
-            return period / mm
-    return None
+    metric = _metric_beside_inches(combs, readings) if long_side_px else None
+    period = metric if metric is not None else max(combs, key=lambda c: c[1])[0]
+    mm = _finest_reading(period, readings)
+    return period / mm if mm is not None else None
+
+
+def _metric_beside_inches(combs: list[tuple[float, float]],
+                          readings: list[tuple[float, float, float]]) -> float | None:
+    """Where the strongest band's period is an inch unit and another band, nearly as clear, is a
+    metric unit at the same scale, that band's period; None otherwise (the strongest band is read)."""
+    best_period, best_score = max(combs, key=lambda c: c[1])
+    best_mm = _finest_reading(best_period, readings)
+    found: tuple[float, float] | None = None  # (metric period, its score)
+    for period, score in combs:
+        if score < _PAIR_MIN_SHARE * best_score:
+            continue
+        ratio = max(period, best_period) / min(period, best_period)
+        if abs(ratio - round(ratio)) < 0.05 * round(ratio):
+            continue  # a multiple of the same comb (its marks every 2nd, 5th, 10th tick), not a second scale
+        for metric_mm, p_lo, p_hi in readings:
+            if p_lo <= period <= p_hi and _is_inch_unit(best_period / (period / metric_mm)):
+                if best_mm is not None and _is_inch_unit(period / (best_period / best_mm)):
+                    # either band may be the metric one (1/16 inch beside 1 cm and 1 mm beside 1/4 inch
+                    # have the same ratio): the reading that puts the frame nearer the middle of its
+                    # physical range is taken
+                    middle = _middle_px_per_mm(readings)
+                    if abs(math.log(best_period / best_mm / middle)) <= abs(math.log(period / metric_mm / middle)):
+                        break
+                if found is None or score > found[1]:
+                    found = (period, score)
+                break
+    return found[0] if found is not None else None
+
+
+def _middle_px_per_mm(readings: list[tuple[float, float, float]]) -> float:
+    """px/mm that puts the frame's long side at the geometric middle of its physical range."""
+    mm, p_lo, p_hi = readings[0]
+    return math.sqrt(p_lo * p_hi) / mm
+
+
+def _is_inch_unit(length_mm: float) -> bool:
+    return any(abs(length_mm / unit - 1) <= _PAIR_TOLERANCE for unit in _INCH_UNITS_MM)
+
+
+def _finest_reading(period: float, readings: list[tuple[float, float, float]]) -> float | None:
+    """The mm a period stands for on its own: the finest reading that fits the frame's range."""
+    return next((mm for mm, p_lo, p_hi in readings if p_lo <= period <= p_hi), None)
 
 
 def frame_px_per_mm(frame: FrameContext) -> float | None:

@@ -76,3 +76,46 @@ def test_no_ruler_gives_none() -> None:
     paper = 200 + rng.normal(0, 6, (90, 1500)).astype(np.float32)
     assert ruler_px_per_mm(paper, 6000, SHEET_MM) is None
     assert ruler_px_per_mm(np.full((10, 30), 240, np.float32), 6000, SHEET_MM) is None
+
+
+def dual_ruler(px_per_mm: float, metric_every_mm: float = 1.0, length_mm: float = 160, height: int = 120,
+               seed: int = 0) -> np.ndarray:
+    """An inch scale along the top edge (1/16 inch ticks, longer every 1/8, 1/4, 1/2 and inch, drawn
+    bold so they make the clearer comb) and a metric one along the bottom (ticks every
+    `metric_every_mm`, longer at 5 mm and 1 cm), as on many herbarium rulers."""
+    rng = np.random.default_rng(seed)
+    width = int(length_mm * px_per_mm) + 20
+    ruler = np.full((height, width), 235, np.float32)
+    sixteenth = 25.4 / 16 * px_per_mm
+    for i in range(int(length_mm * px_per_mm / sixteenth) + 1):
+        x = int(round(10 + i * sixteenth))
+        reach = height * (0.4 if i % 16 == 0 else 0.3 if i % 8 == 0 else 0.22 if i % 4 == 0 else
+                          0.17 if i % 2 == 0 else 0.12)
+        ruler[: int(reach), x:x + max(2, int(round(px_per_mm * 0.3)))] = 10
+    tick = max(1, int(round(px_per_mm * 0.12)))
+    for i in range(int(length_mm / metric_every_mm) + 1):
+        mm = i * metric_every_mm
+        x = int(round(10 + mm * px_per_mm))
+        reach = height * (0.4 if mm % 10 == 0 else 0.3 if mm % 5 == 0 else 0.2)
+        ruler[height - int(reach):, x:x + tick] = 70
+    return ruler + rng.normal(0, 4, ruler.shape).astype(np.float32)
+
+
+@pytest.mark.parametrize("px_per_mm", [4.1, 7.5, 13.3])
+def test_an_inch_scale_beside_the_millimetres_is_not_read_as_millimetres(px_per_mm: float) -> None:
+    # read alone, the bold 1/16 inch comb (1.59 mm) passes for millimetres: 1.59 times too many px/mm
+    found = ruler_px_per_mm(dual_ruler(px_per_mm), int(450 * px_per_mm), SHEET_MM)
+    assert found == pytest.approx(px_per_mm, rel=0.03)
+
+
+def test_an_inch_scale_beside_centimetre_marks_is_not_read_as_five_millimetres() -> None:
+    # a metric edge with only centimetre marks; the 1/8 inch marks (3.18 mm) would read as 5 mm
+    ruler = dual_ruler(10.1, metric_every_mm=10.0)
+    found = ruler_px_per_mm(ruler, int(430 * 10.1), SHEET_MM)
+    assert found == pytest.approx(10.1, rel=0.03)
+
+
+def test_a_metric_ruler_with_a_five_millimetre_band_stays_metric() -> None:
+    # millimetres and their 5 mm marks are multiples of one comb, never an inch scale
+    found = ruler_px_per_mm(mm_ruler(13.8, 150, height=120), int(420 * 13.8), SHEET_MM)
+    assert found == pytest.approx(13.8, rel=0.03)
