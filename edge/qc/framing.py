@@ -50,11 +50,12 @@ def skew_degrees(image: np.ndarray) -> tuple[float, float]:
     # of milliseconds; long lines survive the thinning)
     stride = max(1, int(max(h, w) / (2 * _SKEW_LONG_SIDE)))
     image = image[::stride, ::stride]
+    # green alone (close to luminance), taken before resizing: a third of the work, the same pixels
+    image = np.ascontiguousarray(image[..., 1]) if image.ndim == 3 else image
     h, w = image.shape[:2]
     scale = _SKEW_LONG_SIDE / max(h, w)
-    small = cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))),
-                       interpolation=cv2.INTER_AREA) if scale < 1 else image
-    gray = small[..., 1] if small.ndim == 3 else small
+    gray = cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))),
+                      interpolation=cv2.INTER_AREA) if scale < 1 else image
     if gray.dtype == np.uint16:
         gray = (gray // 257).astype(np.uint8)
     edges = cv2.Canny(cv2.GaussianBlur(gray, (0, 0), 1.0), 40, 120)
