@@ -1,4 +1,5 @@
-"""Camera and capture effects: framing warp, lighting, vignetting, white balance, blur, noise, JPEG."""
+"""Camera and capture effects: framing warp (with optional large tilts and quarter turns), lighting,
+vignetting, white balance, blur, noise, JPEG."""
 
 from __future__ import annotations
 
@@ -8,10 +9,38 @@ import numpy as np
 from .layer import grain, lowfreq
 
 
+def big_tilt(rng: np.random.Generator, p: float) -> tuple[float, float]:
+    """With probability p a frame shot at a large tilt: (angle 8-45 degrees either way, zoom 0.7-1 so more
+    of the tilted scene stays in shot); otherwise (0, 1)."""
+    if rng.random() >= p:
+        return 0.0, 1.0
+    ang = float(rng.uniform(8, 45)) * (1.0 if rng.random() < 0.5 else -1.0)
+    return ang, float(rng.uniform(0.7, 1.0))
+
+
+def tilt_pad(out_w: int, out_h: int, tilt_deg: float, zoom: float, max_rot: float = 3.0) -> int:
+    """Canvas padding that keeps a frame turned by tilt_deg (plus the small random turn) and zoomed out by
+    zoom inside the drawn scene, so no replicated border smears into the corners."""
+    a = np.deg2rad(abs(tilt_deg) + max_rot)
+    c, s = abs(np.cos(a)), abs(np.sin(a))
+    half_w = (out_w * c + out_h * s) / (2 * zoom)
+    half_h = (out_w * s + out_h * c) / (2 * zoom)
+    margin = 0.03 * max(out_w, out_h)  # keystone jitter
+    return int(np.ceil(max(half_w - out_w / 2, half_h - out_h / 2, 0) + margin))
+
+
 def frame_warp(
-    rng: np.random.Generator, out_w: int, out_h: int, pad: int, max_rot: float = 3.0, max_persp: float = 0.012
+    rng: np.random.Generator,
+    out_w: int,
+    out_h: int,
+    pad: int,
+    max_rot: float = 3.0,
+    max_persp: float = 0.012,
+    tilt_deg: float = 0.0,
+    zoom: float = 1.0,
 ) -> np.ndarray:
-    """Homography from the padded scene canvas to the output frame: small rotation, mild perspective."""
+    """Homography from the padded scene canvas to the output frame: small rotation (plus tilt_deg), mild
+    perspective, and a zoom about the frame centre (below 1 shows more of the scene)."""
     src = np.array(
         [[pad, pad], [pad + out_w, pad], [pad + out_w, pad + out_h], [pad, pad + out_h]], np.float32
     )
@@ -19,8 +48,8 @@ def frame_warp(
     # Keystone from a camera not quite square to the stand: move frame corners a little.
     d = rng.uniform(-max_persp, max_persp, (4, 2)) * np.array([out_w, out_h])
     h = cv2.getPerspectiveTransform(src, (dst + d).astype(np.float32))
-    ang = np.deg2rad(float(rng.uniform(-max_rot, max_rot)))
-    c, s = np.cos(ang), np.sin(ang)
+    ang = np.deg2rad(float(rng.uniform(-max_rot, max_rot)) + tilt_deg)
+    c, s = np.cos(ang) * zoom, np.sin(ang) * zoom
     cx, cy = out_w / 2, out_h / 2
     rot = np.array([[c, -s, cx - c * cx + s * cy], [s, c, cy - s * cx - c * cy], [0, 0, 1]])
     return rot @ h
@@ -41,6 +70,21 @@ def apply_warp(
 def warp_points(pts: np.ndarray, hmat: np.ndarray) -> np.ndarray:
     p = np.hstack([pts, np.ones((len(pts), 1))]) @ hmat.T
     return p[:, :2] / p[:, 2:3]
+
+
+def quarter_turn(
+    img: np.ndarray, mask: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Turn frame and class map by k quarter turns counter-clockwise (every pixel kept); also returns the
+    3x3 matrix that takes frame points to the turned frame."""
+    k %= 4
+    h, w = mask.shape[:2]
+    m = np.eye(3)
+    for _ in range(k):
+        # np.rot90: (x, y) in an h×w image -> (y, w - x) in the w×h result.
+        m = np.array([[0.0, 1.0, 0.0], [-1.0, 0.0, float(w)], [0.0, 0.0, 1.0]]) @ m
+        h, w = w, h
+    return np.ascontiguousarray(np.rot90(img, k)), np.ascontiguousarray(np.rot90(mask, k)), m
 
 
 def _light_field(rng: np.random.Generator, h: int, w: int) -> np.ndarray:

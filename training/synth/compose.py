@@ -9,7 +9,22 @@ from typing import Any
 import cv2
 import numpy as np
 
-from . import barcodes, camera, charts, clutter, labels, objects, paper, plants, rulers, slides, stamps
+from . import (
+    barcodes,
+    camera,
+    charts,
+    clutter,
+    labels,
+    negatives,
+    objects,
+    paper,
+    plants,
+    rulers,
+    slides,
+    stacks,
+    stamps,
+    targets,
+)
 from .layer import Layer, grey
 
 KINDS = ("herbarium_sheet", "microscope_slide")
@@ -29,6 +44,15 @@ class Scene:
     out_w: int
     out_h: int
     pad: int
+    tilt: float = 0.0  # extra frame rotation in degrees (camera.big_tilt)
+    zoom: float = 1.0
+    quarter: int = 0  # quarter turns of the finished frame (a sheet lying sideways in a landscape frame)
+
+
+# Share of sheets shot at a large tilt, of slides likewise, and of sheets turned a quarter in the frame.
+TILT_P_SHEET = 0.1
+TILT_P_SLIDE = 0.06
+QUARTER_P = 0.07
 
 
 def _u(rng: np.random.Generator, a: float, b: float) -> float:
@@ -57,15 +81,21 @@ def _paper_colour(lay: Layer) -> tuple[float, float, float]:
     return float(m[0]), float(m[1]), float(m[2])
 
 
-def _sheet_scene(rng: np.random.Generator, long_side: int, with_chart: bool) -> Scene:
+def _sheet_scene(
+    rng: np.random.Generator, long_side: int, with_chart: bool, tilt: float = 0.0, zoom: float = 1.0
+) -> Scene:
     out_h = long_side
     out_w = int(round(out_h * _u(rng, 0.64, 0.75)))
-    pad = int(round(0.05 * long_side))
+    pad = max(int(round(0.05 * long_side)), camera.tilt_pad(out_w, out_h, tilt, zoom))
     hc, wc = out_h + 2 * pad, out_w + 2 * pad
     layout = str(rng.choice(["strip", "surround", "fill", "flatbed"], p=[0.5, 0.2, 0.18, 0.12]))
     strip_side = str(rng.choice(["top", "bottom", "left"], p=[0.45, 0.3, 0.25]))
-    style = str(rng.choice(["black", "perforated", "grey", "white", "wood", "board"],
-                           p=[0.45, 0.15, 0.12, 0.1, 0.12, 0.06]))
+    style = str(
+        rng.choice(
+            ["black", "perforated", "grey", "white", "wood", "board", "mottled", "mat", "metal"],
+            p=[0.38, 0.12, 0.1, 0.08, 0.1, 0.05, 0.07, 0.05, 0.05],
+        )
+    )
     if layout == "flatbed":
         style = "white"
     bg = paper.surround(rng, hc, wc, style)
@@ -106,7 +136,7 @@ def _sheet_scene(rng: np.random.Generator, long_side: int, with_chart: bool) -> 
         fol = paper.folder(rng, fh, fw)
         dx = int(rng.choice([-1, 1]) * sw * _u(rng, 0.04, 0.12))
         canvas.paste(fol, sx0 + dx, sy0 + int(rng.normal(0, sh * 0.02)))
-    if style in ("black", "perforated", "grey", "wood", "board"):
+    if style not in ("white",):
         paper.soft_shadow(canvas.bgr, sx0, sy0, sx1, sy1, rng, _u(rng, 0.2, 0.6))
     sheet = paper.paper(rng, sy1 - sy0, sx1 - sx0, tone, foxing=bool(tone[0] < 205 and rng.random() < 0.5))
     canvas.paste(sheet, sx0, sy0)
@@ -127,14 +157,31 @@ def _sheet_scene(rng: np.random.Generator, long_side: int, with_chart: bool) -> 
             _u(rng, -20, 20) if rng.random() < 0.5 else 0.0,
         )
 
+    # Hard negatives printed or written on the sheet itself (background): ruled forms, single lines of ink.
+    if rng.random() < 0.15:
+        form = negatives.ruled_form(rng, int(sw * _u(rng, 0.3, 0.6)), int(ppm * _u(rng, 10, 35)))
+        canvas.place(form, *on_sheet(_u(rng, 0.3, 0.7), _u(rng, 0.5, 0.95)))
+    if rng.random() < 0.25:
+        hl = negatives.handwriting_line(rng, int(sw * _u(rng, 0.2, 0.5)), int(ppm * _u(rng, 5, 9)))
+        canvas.place(hl, *on_sheet(_u(rng, 0.25, 0.75), _u(rng, 0.05, 0.95)), rng.normal(0, 2))
+
     # Labels.
     label_top = sy1
     right = bool(rng.random() < 0.75)
     lw = int(sw * _u(rng, 0.3, 0.48))
     lh = int(lw * _u(rng, 0.45, 0.75))
-    main_kind = "type" if rng.random() < 0.08 else "hand" if rng.random() < 0.15 else "main"
-    lab = labels.label(rng, lw, lh, main_kind)
-    if rng.random() < 0.2:
+    r_kind = rng.random()
+    main_kind = "type" if r_kind < 0.08 else "hand" if r_kind < 0.2 else "old" if r_kind < 0.3 else "main"
+    stacked = main_kind != "type" and rng.random() < 0.2
+    if stacked:
+        # Several slips stacked on or around the main label: one label region per slip, all label class.
+        lab = _fit(stacks.label_stack(rng, lw, lh), sw * 0.6, sh * 0.45)
+    elif main_kind == "old" and rng.random() < 0.5:
+        # Tan paper nearly the sheet's own tone.
+        lab = labels.label(rng, lw, lh, "old", (tone[0] * 0.82, tone[1] * 0.9, tone[2] * 0.96))
+    else:
+        lab = labels.label(rng, lw, lh, main_kind)
+    if not stacked and rng.random() < 0.2:
         # Barcode printed on the label itself.
         fmt = barcodes.random_format(rng)
         bc = barcodes.sticker(
@@ -148,17 +195,31 @@ def _sheet_scene(rng: np.random.Generator, long_side: int, with_chart: bool) -> 
         bc.cls[bc.cls == 0] = 255  # label paper around the code keeps the label class
         if bc.w < lw * 0.9 and bc.h < lh * 0.5:
             lab.paste(bc, int(lw - bc.w - lw * 0.03), int(lh - bc.h - lh * 0.03))
+    lw, lh = lab.w, lab.h
     lx = sx1 - lw / 2 - sw * _u(rng, 0.01, 0.06) if right else sx0 + lw / 2 + sw * _u(rng, 0.01, 0.06)
     ly = sy1 - lh / 2 - sh * _u(rng, 0.01, 0.05)
     canvas.place(lab, lx, ly, rng.normal(0, 0.7))
     label_top = int(ly - lh / 2)
+    if rng.random() < 0.15:
+        # A narrow strip of upright text stuck beside the label.
+        ts = labels.text_strip(rng, int(lh * _u(rng, 0.6, 1.0)), max(int(ppm * _u(rng, 4, 8)), 6))
+        tx = lx - lw / 2 - ts.w / 2 - sw * 0.005 if right else lx + lw / 2 + ts.w / 2 + sw * 0.005
+        canvas.place(ts, tx, ly + rng.normal(0, lh * 0.05), rng.normal(0, 0.7))
     for _ in range(int(rng.choice([0, 0, 1, 1, 2]))):
         dw = int(sw * _u(rng, 0.2, 0.32))
         dh = int(dw * _u(rng, 0.25, 0.4))
-        det = labels.label(rng, dw, dh, "det" if rng.random() < 0.7 else "hand")
+        det = labels.label(rng, dw, dh, str(rng.choice(["det", "hand", "old"], p=[0.6, 0.25, 0.15])))
+        if rng.random() < 0.12:
+            # A slip turned on its side beside the label: long and narrow, like a ruler, but a label.
+            canvas.place(det, *on_sheet(_u(rng, 0.05, 0.95), _u(rng, 0.3, 0.85)), 90.0 + rng.normal(0, 1.0))
+            continue
         dy = label_top - dh / 2 - sh * _u(rng, 0.005, 0.02)
         canvas.place(det, lx + rng.normal(0, sw * 0.03), dy, rng.normal(0, 1.0))
         label_top = int(dy - dh / 2)
+    if rng.random() < 0.2:
+        acc = labels.accession_strip(rng, int(ppm * _u(rng, 5, 10)))
+        at = on_sheet(_u(rng, 0.2, 0.8), _u(rng, 0.03, 0.9))
+        canvas.place(_fit(acc, sw * 0.45, sh * 0.05), *at, rng.normal(0, 1))
     if main_kind != "type" and rng.random() < 0.12:
         tw = int(sw * _u(rng, 0.2, 0.35))
         tl = labels.label(rng, tw, int(tw * _u(rng, 0.45, 0.7)), "type")
@@ -264,7 +325,7 @@ def _sheet_scene(rng: np.random.Generator, long_side: int, with_chart: bool) -> 
         canvas.place(d, *on_sheet(_u(rng, -0.05, 1.05), _u(rng, -0.03, 1.03)), _u(rng, 0, 180))
     if rng.random() < 0.35:
         clutter.random_edge_clutter(rng, (pad, pad, pad + out_w, pad + out_h), canvas)
-    return Scene(canvas, out_w, out_h, pad)
+    return Scene(canvas, out_w, out_h, pad, tilt, zoom)
 
 
 def _charts_and_rulers(
@@ -281,6 +342,23 @@ def _charts_and_rulers(
     sx0, sy0, sx1, sy1 = sheet
     fx0, fy0, fx1, fy1 = frame
     want_ruler = rng.random() < 0.85
+    if with_chart and layout != "flatbed" and rng.random() < 0.22:
+        # A long target strip along a frame edge takes the place of the chart (and often of the ruler).
+        side = strip_side if layout == "strip" else str(rng.choice(["top", "bottom", "left", "right"]))
+        along = (fx1 - fx0) if side in ("top", "bottom") else (fy1 - fy0)
+        room = None
+        if layout == "strip" and side in ("top", "bottom"):
+            room = max(sy0 - fy0 if side == "top" else fy1 - sy1, 12) * 0.95
+        strip = targets.target_strip(rng, int(along * _u(rng, 0.7, 1.05)), ppm, room)
+        targets.along_edge(rng, canvas, frame, strip, side)
+        with_chart = False
+        want_ruler = want_ruler and rng.random() < 0.4
+    if with_chart and rng.random() < 0.12:
+        # A separate grey step card beside whatever chart follows.
+        gc = targets.grey_card(rng, int(ppm * _u(rng, 60, 150)))
+        gx = sx0 + (sx1 - sx0) * _u(rng, 0.1, 0.9)
+        gy = sy0 + gc.h if rng.random() < 0.5 else sy1 - gc.h
+        canvas.place(gc, gx, gy, 90.0 if rng.random() < 0.3 else float(rng.normal(0, 1)))
     if layout in ("strip", "surround") and rng.random() < 0.15:
         # A long ruler strip along a frame edge, partly cut by it.
         r = rulers.ruler(rng, ppm, float(rng.choice([300, 400])))
@@ -297,11 +375,19 @@ def _charts_and_rulers(
             band = (fy0, sy0) if strip_side == "top" else (sy1, fy1)
             bh = band[1] - band[0]
             cy = (band[0] + band[1]) / 2
+            dark = float(canvas.bgr[int(min(max(cy, 0), canvas.h - 1)), (fx0 + fx1) // 2].mean()) < 100
+            if rng.random() < 0.35 and bh > 8:
+                # The institution's logo and name on the imaging bar: bold print, not a scale.
+                wm = _fit(negatives.wordmark(rng, int(bh * _u(rng, 0.3, 0.6)), dark), (fx1 - fx0) * 0.4, bh * 0.8)
+                canvas.place(wm, fx0 + (fx1 - fx0) * _u(rng, 0.55, 0.8), cy + rng.normal(0, bh * 0.05))
             x = fx0 + (fx1 - fx0) * _u(rng, 0.05, 0.2)
             if want_ruler:
+                pick = rng.random()
                 r = (
                     rulers.scale_strip(rng, ppm, 100.0)
-                    if rng.random() < 0.5
+                    if pick < 0.45
+                    else rulers.ruler(rng, ppm, float(rng.choice([100, 150])), rulers.RULER_COLOURS[2])
+                    if dark and pick < 0.7
                     else rulers.ruler(rng, ppm, float(rng.choice([100, 150])))
                 )
                 r = _fit(r, (fx1 - fx0) * 0.6, bh * 0.8)
@@ -390,10 +476,14 @@ def _charts_and_rulers(
             pick = rng.random()
             r = (
                 rulers.ruler(rng, ppm)
-                if pick < 0.6
+                if pick < 0.45
+                else rulers.ruler(rng, ppm, float(rng.choice([102, 152])), inch=True)
+                if pick < 0.55
                 else rulers.scale_strip(rng, ppm, 100.0)
-                if pick < 0.8
+                if pick < 0.7
                 else rulers.scale_bar(rng, ppm, (30, 30, 30), tone)
+                if pick < 0.82
+                else rulers.line_scale(rng, ppm, (30, 30, 30))
             )
         r = _fit(r, sh * 0.9, sh * 0.9)
         vertical = bool(rng.random() < 0.5)
@@ -406,15 +496,21 @@ def _charts_and_rulers(
 def _shoot(
     rng: np.random.Generator, scene: Scene, blur_sigma: float, max_rot: float = 3.0, defocus_radius: float = 0.0
 ) -> tuple[np.ndarray, np.ndarray, list[dict[str, Any]]]:
-    hm = camera.frame_warp(rng, scene.out_w, scene.out_h, scene.pad, max_rot=max_rot)
+    hm = camera.frame_warp(
+        rng, scene.out_w, scene.out_h, scene.pad, max_rot=max_rot, tilt_deg=scene.tilt, zoom=scene.zoom
+    )
     img, mask = camera.apply_warp(scene.canvas.bgr, scene.canvas.cls, hm, scene.out_w, scene.out_h)
+    if scene.quarter:
+        img, mask, turn = camera.quarter_turn(img, mask, scene.quarter)
+        hm = turn @ hm
+    out_h, out_w = mask.shape
     img = camera.develop(rng, img, blur_sigma, defocus_radius)
     out: list[dict[str, Any]] = []
     for b in scene.canvas.barcodes:
         pts = camera.warp_points(b.corners, hm)
         x0, y0 = pts.min(0)
         x1, y1 = pts.max(0)
-        if x0 < 0 or y0 < 0 or x1 > scene.out_w or y1 > scene.out_h:
+        if x0 < 0 or y0 < 0 or x1 > out_w or y1 > out_h:
             continue  # cut by the frame: unreadable, but still in the mask
         box = [int(math.floor(x0)), int(math.floor(y0)), int(math.ceil(x1)), int(math.ceil(y1))]
         # Skip codes mostly hidden under later layers (packets, other stickers).
@@ -451,12 +547,20 @@ def generate(
         raise ValueError("long_side must be at least 64")
     if kind == "herbarium_sheet":
         chart = bool(rng.random() < 0.85) if with_chart is None else with_chart
-        scene = _sheet_scene(rng, long_side, chart)
+        tilt, zoom = camera.big_tilt(rng, TILT_P_SHEET)
+        quarter = int(rng.choice([1, 3])) if rng.random() < QUARTER_P else 0
+        scene = _sheet_scene(rng, long_side, chart, tilt, zoom)
+        scene.quarter = quarter
         img, mask, bcs = _shoot(rng, scene, blur_sigma, defocus_radius=defocus_radius)
     else:
         chart = bool(rng.random() < 0.3) if with_chart is None else with_chart
-        canvas, out_w, out_h, pad = slides.slide_scene(rng, long_side, chart)
+        tilt, zoom = camera.big_tilt(rng, TILT_P_SLIDE)
+        canvas, out_w, out_h, pad = slides.slide_scene(rng, long_side, chart, tilt, zoom)
         img, mask, bcs = _shoot(
-            rng, Scene(canvas, out_w, out_h, pad), blur_sigma, max_rot=2.0, defocus_radius=defocus_radius
+            rng,
+            Scene(canvas, out_w, out_h, pad, tilt, zoom),
+            blur_sigma,
+            max_rot=2.0,
+            defocus_radius=defocus_radius,
         )
     return Sample(image=img, mask=mask, kind=kind, barcodes=bcs)

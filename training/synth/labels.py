@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 
 from .fonts import InkCanvas, pick_font
-from .layer import Layer, grain, lowfreq
+from .layer import Layer, grain, lowfreq, rotated
 
 LABEL = 2
 TYPE_LABEL = 3
@@ -241,6 +241,8 @@ def handwriting(
     ink: np.ndarray, rng: np.random.Generator, x: float, y: float, width: float, size: float
 ) -> None:
     """Cursive-looking scribble: loops on a baseline, split into words; reads as writing at photo scale."""
+    if size < 1:
+        return  # too small to draw at this frame size
     thick = max(1, int(round(size * 0.09)))
     cx = x
     while cx < x + width - size:
@@ -270,8 +272,13 @@ def label(
     kind: str = "main",
     paper_bgr: tuple[float, float, float] | None = None,
 ) -> Layer:
-    """A label of w×h pixels. kind: main, det (small slip), type (coloured type label), hand (handwritten)."""
+    """A label of w×h pixels. kind: main, det (small slip), type (coloured type label), hand (handwritten),
+    old (buff or tan paper with faint pencil or brown ink, nearly the sheet's tone)."""
     cls = TYPE_LABEL if kind == "type" else LABEL
+    old = kind == "old"
+    if old and paper_bgr is None:
+        v = float(rng.uniform(165, 215))
+        paper_bgr = (v * float(rng.uniform(0.62, 0.78)), v * float(rng.uniform(0.88, 0.95)), v)
     if paper_bgr is None:
         if kind == "type" and rng.random() < 0.6:
             paper_bgr = [(170, 170, 250), (200, 190, 245), (140, 230, 250), (120, 150, 240), (200, 220, 250)][
@@ -294,9 +301,12 @@ def label(
     ink_bgr = np.array(
         [(30, 30, 30), (60, 40, 30), (110, 50, 40), (90, 40, 70)][int(rng.integers(4))], np.float32
     )
+    if old:
+        # Faint graphite or faded iron-gall ink: little contrast against the tan paper.
+        ink_bgr = np.array([(95, 95, 100), (50, 75, 105), (60, 80, 95)][int(rng.integers(3))], np.float32)
     ic = InkCanvas(h, w)
     pad = max(2, int(min(w, h) * 0.06))
-    lines = label_lines(rng, "det" if kind in ("det", "hand") else kind)
+    lines = label_lines(rng, "det" if kind in ("det", "hand", "old") else kind)
     total_rel = sum(s for _, _, s, _ in lines)
     # Herbarium labels are wide with many small lines; slips and slide labels carry a few big ones.
     base = min(
@@ -304,11 +314,15 @@ def label(
     )
     y: float = pad
     extra: list[tuple[float, float, float]] = []
-    handwritten = kind == "hand" or rng.random() < 0.35
+    handwritten = kind == "hand" or (old and rng.random() < 0.8) or rng.random() < 0.35
+    ruled = kind in ("main", "det") and rng.random() < 0.15  # a printed form filled in by hand
     for i, (text, style, rel, align) in enumerate(lines):
         size = max(int(base * rel), 4)
         if handwritten and i > 0 and rng.random() < 0.7:
             extra.append((pad + float(rng.uniform(0, w * 0.1)), y, size))
+            if ruled:
+                yl = int(y + size * 1.1)
+                cv2.line(lay.bgr, (pad, yl), (w - pad, yl), (90, 90, 90), max(1, size // 14))
         else:
             font = pick_font(rng, style)
             tw, _ = ic.text_size(text, font, style, size)
@@ -337,8 +351,69 @@ def label(
             col = np.array([(30, 30, 30), (70, 50, 40)][int(rng.integers(2))], np.float32)
             bw = max(1, int(min(w, h) * float(rng.uniform(0.005, 0.02))))
         cv2.rectangle(lay.bgr, (bw // 2, bw // 2), (w - 1 - bw // 2, h - 1 - bw // 2), col.tolist(), bw)
-    a = ink[..., None] * float(rng.uniform(0.75, 1.0))
+    a = ink[..., None] * (float(rng.uniform(0.3, 0.55)) if old else float(rng.uniform(0.75, 1.0)))
     lay.bgr = (lay.bgr * (1 - a) + ink_bgr * a).astype(np.uint8)
+    return lay
+
+
+def text_strip(rng: np.random.Generator, length: int, width: int) -> Layer:
+    """A narrow slip with one line of text along it, turned upright: the vertical strips stuck beside a
+    label (a register number, a collector's name). Label class."""
+    paper_bgr = (float(rng.uniform(225, 250)),) * 3 if rng.random() < 0.6 else (200.0, 225.0, 238.0)
+    lay = Layer.solid(max(width, 4), max(length, 8), paper_bgr, LABEL)
+    text = str(
+        rng.choice(
+            [
+                taxon(rng),
+                f"No. {int(rng.integers(1, 99999))}",
+                f"Herb. {_pick(rng, ['Hooker', 'Bentham', 'Torrey', 'Lindley'])}",
+                _pick(rng, PLACES),
+                date(rng),
+            ]
+        )
+    )
+    style = str(rng.choice(["serif", "sans", "serif_italic"]))
+    font = pick_font(rng, style)
+    size = max(int(lay.h * 0.62), 4)
+    ic = InkCanvas(lay.h, lay.w)
+    tw, _ = ic.text_size(text, font, style, size)
+    while tw > lay.w - 4 and size > 4:
+        size -= 1
+        tw, _ = ic.text_size(text, font, style, size)
+    x = int(rng.uniform(2, max(lay.w - tw - 2, 3)))
+    ic.text(x, max((lay.h - int(size * 1.15)) // 2, 0), text, font, style, size)
+    a = ic.array().astype(np.float32)[..., None] / 255.0 * float(rng.uniform(0.7, 1.0))
+    lay.bgr = (lay.bgr * (1 - a) + np.float32(35) * a).astype(np.uint8)
+    return rotated(lay, 90.0 if rng.random() < 0.5 else -90.0)
+
+
+def accession_strip(rng: np.random.Generator, height: int) -> Layer:
+    """A one-line bold accession strip ("K000697414", "Acc. 123456"): printed paper, so label class, not a
+    barcode or a stamp."""
+    text = str(
+        rng.choice(
+            [
+                f"{_pick(rng, ['K', 'E', 'P', 'BM', 'MO', 'NY'])}{int(rng.integers(0, 10**9)):09d}",
+                f"Acc. No. {int(rng.integers(1000, 999999))}",
+                f"{int(rng.integers(10**5, 10**7))}",
+                f"HERB. No {int(rng.integers(1000, 99999))}",
+            ]
+        )
+    )
+    style = "sans_bold" if rng.random() < 0.7 else "serif_bold"
+    font = pick_font(rng, style)
+    h = max(height, 8)
+    size = max(int(h * 0.7), 4)
+    probe = InkCanvas(1, 1)
+    tw, _ = probe.text_size(text, font, style, size)
+    w = tw + int(h * float(rng.uniform(0.4, 1.2)))
+    paper_bgr = (float(rng.uniform(232, 252)),) * 3
+    lay = Layer.solid(h, w, paper_bgr, LABEL)
+    ic = InkCanvas(h, w)
+    ic.text((w - tw) // 2, max((h - int(size * 1.15)) // 2, 0), text, font, style, size)
+    a = ic.array().astype(np.float32)[..., None] / 255.0
+    ink = np.array([(20, 20, 20), (110, 40, 30), (30, 30, 150)][int(rng.integers(3))], np.float32)
+    lay.bgr = (lay.bgr * (1 - a) + ink * a).astype(np.uint8)
     return lay
 
 

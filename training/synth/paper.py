@@ -57,9 +57,16 @@ def paper(
 
 def surround(rng: np.random.Generator, h: int, w: int, style: str) -> np.ndarray:
     """Copy-stand background: black cloth or perforated plate, grey board, white board, a scanner lid,
-    a wooden table or a brown cardboard underlay."""
+    a wooden table, a brown cardboard underlay, a mottled or textured board, a cutting mat or the
+    copy stand's metal base."""
     if style == "wood":
         return _wood(rng, h, w)
+    if style == "mottled":
+        return _mottled(rng, h, w)
+    if style == "mat":
+        return _cutting_mat(rng, h, w)
+    if style == "metal":
+        return _metal(rng, h, w)
     if style == "board":
         img = np.empty((h, w, 3), np.float32)
         img[:] = _brown(rng, float(rng.uniform(120, 215)), (0.78, 0.9), (0.7, 0.88))
@@ -182,3 +189,72 @@ def folder(rng: np.random.Generator, h: int, w: int) -> Layer:
     else:
         tone = paper_tone(rng)
     return paper(rng, h, w, tone, cls=0)
+
+
+def _mottled(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
+    """Textured board or cloth: blotches at several scales and fine speckle (cork, felt, mottled card)."""
+    tint = [1.0, float(rng.uniform(0.95, 1.1)), float(rng.uniform(0.95, 1.25))]
+    base = float(rng.uniform(25, 170)) * np.array(tint)
+    img = np.empty((h, w, 3), np.float32)
+    img[:] = base.astype(np.float32)
+    amp = float(rng.uniform(8, 25))
+    f = lowfreq(rng, h, w, int(rng.integers(8, 20))) + 0.6 * lowfreq(rng, h, w, int(rng.integers(30, 70)))
+    img += (f * amp)[..., None]
+    img += grain(rng, h, w, float(rng.uniform(4, 10)))[..., None]
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def _cutting_mat(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
+    """A self-healing cutting mat: green, grey or blue with a 1 cm line grid, bolder every 5 cm, and a few
+    diagonal angle guides. A grid of lines, neither a chart nor a ruler."""
+    base = [(70, 110, 40), (60, 60, 60), (140, 90, 40), (40, 40, 40)][int(rng.integers(4))]
+    img = np.empty((h, w, 3), np.float32)
+    img[:] = np.array(base, np.float32) + rng.normal(0, 5, 3).astype(np.float32)
+    pitch = float(rng.uniform(0.012, 0.03)) * max(h, w)  # 1 cm at a plausible frame scale
+    line_c = (210, 215, 210) if rng.random() < 0.7 else (60, 200, 230)
+    ink = np.zeros((h, w), np.uint8)
+    ox, oy = float(rng.uniform(0, pitch)), float(rng.uniform(0, pitch))
+    for i, x in enumerate(np.arange(ox, w, pitch)):
+        cv2.line(ink, (int(x), 0), (int(x), h - 1), 255 if i % 5 == 0 else 150, 2 if i % 5 == 0 else 1)
+    for i, y in enumerate(np.arange(oy, h, pitch)):
+        cv2.line(ink, (0, int(y)), (w - 1, int(y)), 255 if i % 5 == 0 else 150, 2 if i % 5 == 0 else 1)
+    for _ in range(int(rng.integers(0, 3))):
+        x0 = float(rng.uniform(0, w))
+        cv2.line(ink, (int(x0), 0), (int(x0 + h), h - 1), 150, 1, cv2.LINE_AA)
+    a = ink.astype(np.float32)[..., None] / 255.0 * float(rng.uniform(0.4, 0.8))
+    img = img * (1 - a) + np.array(line_c, np.float32) * a
+    img += grain(rng, h, w, float(rng.uniform(1, 3)))[..., None]
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def _metal(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
+    """Copy-stand hardware: brushed aluminium or painted steel, streaks along one direction, a column or
+    rail edge with a bright bevel and a few bolt heads."""
+    v = float(rng.uniform(70, 190))
+    img = np.empty((h, w, 3), np.float32)
+    img[:] = np.array([v * float(rng.uniform(1.0, 1.06)), v, v * float(rng.uniform(0.94, 1.0))], np.float32)
+    across = bool(rng.random() < 0.5)  # brushing runs left to right (else top to bottom)
+    amp = float(rng.uniform(3, 9))
+    if across:
+        img += (rng.standard_normal(h).astype(np.float32)[:, None, None] * amp)
+    else:
+        img += (rng.standard_normal(w).astype(np.float32)[None, :, None] * amp)
+    img += (lowfreq(rng, h, w, 3) * float(rng.uniform(10, 30)))[..., None]  # broad reflections
+    for _ in range(int(rng.integers(1, 3))):
+        # A rail or column edge: a darker band with a bright bevel line.
+        pos = int(rng.uniform(0.05, 0.95) * (w if not across else h))
+        width = int(rng.uniform(0.02, 0.08) * max(h, w))
+        dark = float(rng.uniform(0.5, 0.85))
+        if not across:
+            img[:, pos : pos + width] *= dark
+            img[:, pos : pos + 2] = 235
+        else:
+            img[pos : pos + width] *= dark
+            img[pos : pos + 2] = 235
+    r = max(2, int(0.006 * max(h, w)))
+    for _ in range(int(rng.integers(0, 5))):
+        c = (int(rng.uniform(0, w)), int(rng.uniform(0, h)))
+        cv2.circle(img, c, r, (40, 40, 40), -1, cv2.LINE_AA)
+        cv2.circle(img, c, max(1, r // 2), (200, 200, 200), -1, cv2.LINE_AA)
+    img += grain(rng, h, w, float(rng.uniform(1, 3)))[..., None]
+    return np.clip(img, 0, 255).astype(np.uint8)

@@ -18,7 +18,9 @@ RULER_COLOURS: list[tuple[tuple[float, float, float], tuple[float, float, float]
     ((225, 235, 238), (40, 30, 30)),  # cream card
     ((165, 168, 168), (15, 15, 15)),  # grey plastic
     ((235, 238, 238), (20, 20, 20)),  # clear plastic (drawn translucent)
+    ((200, 140, 60), (25, 20, 20)),  # blue plastic (translucent too)
 ]
+CLEAR = (6, 7)  # indices of the translucent plastics
 CAPTIONS = [
     "copyright reserved",
     "cm",
@@ -37,15 +39,17 @@ def ruler(
     px_per_mm: float,
     length_mm: float | None = None,
     colours: tuple[tuple[float, float, float], tuple[float, float, float]] | None = None,
+    inch: bool = False,
 ) -> Layer:
-    """A horizontal ruler; rotate the layer for vertical placement."""
+    """A horizontal ruler; rotate the layer for vertical placement. inch: an inch scale only, ticks at
+    1/16" in five lengths (inch, half, quarter, eighth, sixteenth) and numbers at each inch."""
     if length_mm is None:
         length_mm = float(rng.choice([100, 100, 150, 200, 300]))
     width_mm = float(rng.uniform(10, 28))
-    choice = int(rng.choice(len(RULER_COLOURS), p=[0.35, 0.12, 0.12, 0.1, 0.11, 0.12, 0.08]))
+    choice = int(rng.choice(len(RULER_COLOURS), p=[0.32, 0.11, 0.12, 0.1, 0.1, 0.11, 0.07, 0.07]))
     bg, ink_c = colours or RULER_COLOURS[choice]
-    clear = colours is None and choice == len(RULER_COLOURS) - 1
-    both_edges = bool(rng.random() < 0.3)  # cm on one edge, inches (or mm again) on the other
+    clear = colours is None and choice in CLEAR
+    both_edges = not inch and bool(rng.random() < 0.3)  # cm on one edge, inches (or mm again) on the other
     margin_mm = float(rng.uniform(2, 10))
     total_mm = length_mm + 2 * margin_mm
     # Supersample so millimetre ticks land on distinct pixels before area-averaging down.
@@ -57,7 +61,17 @@ def ruler(
     lw = max(1, int(round(0.15 * k)))
     top = bool(rng.random() < 0.7)
     n_mm = int(length_mm)
-    for mm in range(n_mm + 1):
+    if inch:
+        sixteenth = 25.4 / 16
+        for i in range(int(length_mm / sixteenth) + 1):
+            x = int(round((margin_mm + i * sixteenth) * k))
+            tl = 0.55 if i % 16 == 0 else 0.42 if i % 8 == 0 else 0.32 if i % 4 == 0 else 0.24 if i % 2 == 0 else 0.16
+            tl_px = int(round(min(tl * 12, width_mm * tl * 1.2) * k))
+            if top:
+                cv2.line(arr, (x, 0), (x, tl_px), 255, lw)
+            else:
+                cv2.line(arr, (x, H - 1), (x, H - 1 - tl_px), 255, lw)
+    for mm in range(0 if inch else n_mm + 1):
         x = int(round((margin_mm + mm) * k))
         tl = 0.5 if mm % 10 == 0 else 0.32 if mm % 5 == 0 else 0.2
         tl_px = int(round(min(tl * 12, width_mm * tl * 1.2) * k))
@@ -86,12 +100,13 @@ def ruler(
     ty = min(max(ty, 0), max(H - size, 0))
     step = 10 if length_mm <= 200 or rng.random() < 0.5 else 20
     tmp = InkCanvas(H, W)
-    for cm in range(0, n_mm // 10 + 1, step // 10):
-        x = int(round((margin_mm + cm * 10) * k))
-        lab = str(cm)
+    unit_mm = 25.4 if inch else 10.0
+    for u in range(0, int(length_mm / unit_mm) + 1, 1 if inch else step // 10):
+        x = int(round((margin_mm + u * unit_mm) * k))
+        lab = str(u)
         tw, _ = tmp.text_size(lab, font, "sans", size)
         tmp.text(x - tw // 2, ty, lab, font, "sans", size)
-    cap = CAPTIONS[int(rng.integers(len(CAPTIONS)))]
+    cap = "INCHES" if inch and rng.random() < 0.6 else CAPTIONS[int(rng.integers(len(CAPTIONS)))]
     if cap and width_mm > 14 and not both_edges:
         csize = max(int(2.2 * k), 4)
         cy = H - csize - int(1.5 * k) if top else int(1.5 * k)
@@ -103,8 +118,11 @@ def ruler(
     lay.bgr = (lay.bgr * (1 - a) + np.array(ink_c, np.float32) * a).astype(np.uint8)
     cv2.rectangle(lay.bgr, (0, 0), (W - 1, H - 1), tuple(float(c) * 0.85 for c in bg), max(1, lw))
     if clear:
-        # Clear plastic: what lies beneath shows through everywhere but the printed ticks and numbers.
-        lay.alpha[:] = np.maximum(float(rng.uniform(0.15, 0.35)), ink_arr.astype(np.float32) / 255.0)
+        # Clear or tinted plastic: what lies beneath shows through everywhere but the printed ticks and numbers.
+        body = float(rng.uniform(0.15, 0.35))
+        if bg[0] > bg[2] + 60:
+            body = float(rng.uniform(0.45, 0.75))  # blue plastic is tinted well through
+        lay.alpha[:] = np.maximum(body, ink_arr.astype(np.float32) / 255.0)
     if ss > 1:
         w1, h1 = max(int(round(W / ss)), 1), max(int(round(H / ss)), 1)
         lay = Layer(
@@ -236,3 +254,36 @@ def scale_strip(rng: np.random.Generator, px_per_mm: float, length_mm: float = 1
     out.paste(r, 0, 0)
     out.paste(card, r.w, 0)
     return out
+
+
+def line_scale(
+    rng: np.random.Generator, px_per_mm: float, ink_bgr: tuple[float, float, float], cm: int | None = None
+) -> Layer:
+    """A bare scale line: a rule with end ticks and a legend such as "5 cm", printed or drawn on the sheet.
+    The ink only is drawn (the paper shows through); the whole box of line, ticks and legend is scale bar."""
+    n = int(rng.choice([1, 2, 5, 5, 10])) if cm is None else cm
+    k = px_per_mm
+    length = max(int(round(n * 10 * k)), 8)
+    lw = max(1, int(round(k * float(rng.uniform(0.2, 0.5)))))
+    tick = max(int(round(k * float(rng.uniform(1.5, 3.5)))), 3)
+    text_h = max(int(round(k * float(rng.uniform(2.5, 4.5)))), 6)
+    margin = lw + 2
+    w, h = length + 2 * margin, text_h + tick + 2 * margin + 2
+    ink = InkCanvas(h, w)
+    legend = f"{n} cm" if rng.random() < 0.8 or n < 2 else f"{n * 10} mm"
+    font = pick_font(rng, "sans" if rng.random() < 0.6 else "serif")
+    size = max(int(text_h * 0.85), 4)
+    tw, _ = ink.text_size(legend, font, "sans", size)
+    ink.text(max((w - tw) // 2, 0), margin, legend, font, "sans", size)
+    arr = ink.array()
+    y = margin + text_h + tick // 2 + 1
+    cv2.line(arr, (margin, y), (margin + length, y), 255, lw)
+    for x in (margin, margin + length):
+        cv2.line(arr, (x, y - tick // 2), (x, y + tick // 2), 255, lw)
+    if rng.random() < 0.3:
+        for i in range(1, n):  # centimetre ticks between the ends
+            x = margin + int(round(i * 10 * k))
+            cv2.line(arr, (x, y - tick // 4), (x, y), 255, lw)
+    lay = Layer.solid(h, w, ink_bgr, SCALE)
+    lay.alpha = arr.astype(np.float32) / 255.0
+    return lay

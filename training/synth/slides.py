@@ -12,7 +12,7 @@ import math
 import cv2
 import numpy as np
 
-from . import barcodes, charts, labels, rulers
+from . import barcodes, camera, charts, labels, rulers
 from .layer import KEEP, Layer, grain, grey, lowfreq
 
 SPECIMEN = 1
@@ -206,8 +206,10 @@ def _background(rng: np.random.Generator, h: int, w: int) -> tuple[np.ndarray, f
     return np.clip(img, 0, 255).astype(np.uint8), float(base.mean())
 
 
-def slide_scene(rng: np.random.Generator, long_side: int, with_chart: bool) -> tuple[Layer, int, int, int]:
-    """Canvas (with padding for the camera warp), output width and height, and padding."""
+def slide_scene(
+    rng: np.random.Generator, long_side: int, with_chart: bool, tilt: float = 0.0, zoom: float = 1.0
+) -> tuple[Layer, int, int, int]:
+    """Canvas (with padding for the camera warp, tilt_deg and zoom), output width and height, and padding."""
     tray = bool(rng.random() < 0.35)
     if not tray:
         out_w = long_side
@@ -217,7 +219,7 @@ def slide_scene(rng: np.random.Generator, long_side: int, with_chart: bool) -> t
         if with_chart:
             f = min(f, 0.68)
         ppm = f * out_w / 75
-        pad = int(round(0.05 * long_side))
+        pad = max(int(round(0.05 * long_side)), camera.tilt_pad(out_w, out_h, tilt, zoom, 2.0))
         bg, lvl = _background(rng, out_h + 2 * pad, out_w + 2 * pad)
         canvas = Layer(bg, np.ones(bg.shape[:2], np.float32), np.zeros(bg.shape[:2], np.uint8))
         s = slide(rng, ppm, lvl)
@@ -242,7 +244,7 @@ def slide_scene(rng: np.random.Generator, long_side: int, with_chart: bool) -> t
     # Tray: slides standing upright in a grid (as in slide cabinets), or lying in rows.
     out_w = long_side
     out_h = int(round(out_w / float(rng.uniform(1.2, 1.5))))
-    pad = int(round(0.05 * long_side))
+    pad = max(int(round(0.05 * long_side)), camera.tilt_pad(out_w, out_h, tilt, zoom, 2.0))
     bg, lvl = _background(rng, out_h + 2 * pad, out_w + 2 * pad)
     if rng.random() < 0.5:
         bg[:] = np.clip(bg.astype(np.int16) * 0 + int(rng.uniform(20, 70)), 0, 255).astype(np.uint8)
