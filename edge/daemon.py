@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import os
+import shutil
 import signal
 import sqlite3
 import stat
@@ -41,6 +42,7 @@ from edge.config import (
     upstream_name,
 )
 from edge.decode import to_uint8
+from edge.health import Problem
 from edge.intake import FrameQueue, Intake
 from edge.journal import Journal, NewMessage
 from edge.pipeline import FramePipeline
@@ -59,6 +61,8 @@ _PRUNE_EVERY_S = 600.0
 _MAX_ATTEMPTS = 3
 # identities of unreadable, freshly written files held back once (see _hold_back_error)
 _HELD_BACK_KEPT = 1024
+# Below this much free space in the state folder the next verdict may not fit.
+_STATE_MIN_FREE_BYTES = 16 << 20
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +126,7 @@ class Daemon:
         self.notifier = Notifier()
         self.watchdog_s = watchdog_interval_s()
         self._held_back: OrderedDict[tuple[Path, int, int], None] = OrderedDict()
+        self.journal_error: str | None = None  # the last failed write to the journal, until one succeeds
 
     # -- wiring ----------------------------------------------------------------------------
     def _broker(self, broker: BrokerSettings) -> tuple[Any, str | None]:
@@ -235,19 +240,44 @@ class Daemon:
                       for sink in self.sinks},
             "backend": self.pipeline.segmenter.info.backend if self.pipeline else None,
             "uptime_s": round(time.time() - self.counters.started_at, 1),
+            "health": self._health_summary(),
         }
 
+    def _health_summary(self) -> dict[str, Any]:
+        problems = self.health() if self.ready.is_set() else [Problem("starting", fatal=False)]
+        return {"ok": not problems, "problems": [problem.text for problem in problems]}
+
     # -- health ----------------------------------------------------------------------------
-    def unhealthy_stages(self) -> list[str]:
-        """Stages that are dead or stuck; empty when the whole line is working."""
+    def health(self) -> list[Problem]:
+        """What keeps the line from working, each with its reason; empty when all is well."""
         stuck_after = self.watchdog_s or 60.0
         problems = []
-        if self.intake is None or not self.intake.alive():
-            problems.append("intake")
+        if self.intake is None:
+            problems.append(Problem("intake: not started", fatal=True))
+        else:
+            problems += self.intake.problems()
         if time.monotonic() - self.worker_heartbeat > stuck_after:
-            problems.append("judging")
-        problems += [f"sink {sink.sink}" for sink in self.sinks if not sink.is_alive()]
+            problems.append(Problem(f"judging: stuck on one frame for more than {stuck_after:.0f} s", fatal=True))
+        if self.journal_error is not None:
+            problems.append(Problem(f"journal: cannot write ({self.journal_error})", fatal=True))
+        try:
+            free = shutil.disk_usage(self.state_dir).free
+        except OSError as exc:
+            problems.append(Problem(f"state folder: {exc.strerror or exc}", fatal=True))
+        else:
+            if free < _STATE_MIN_FREE_BYTES:
+                problems.append(Problem(f"state folder: full ({free >> 20} MiB free); verdicts cannot be kept",
+                                        fatal=True))
+        for sink in self.sinks:
+            if not sink.is_alive():
+                problems.append(Problem(f"{sink.sink}: the sink has stopped", fatal=True))
+            elif isinstance(sink, mqtt.MqttPublisher):
+                problems += sink.problems()
         return problems
+
+    def unhealthy_stages(self) -> list[str]:
+        """The reasons of health(), as words for people."""
+        return [problem.text for problem in self.health()]
 
     def _status_line(self) -> str:
         per_hour, retake_rate = self.counters.hourly()
@@ -258,17 +288,28 @@ class Daemon:
         """Tell systemd we are alive only while every stage is: a ping from a thread that
         merely exists would defeat the watchdog."""
         period = min(5.0, self.watchdog_s / 3) if self.watchdog_s else 5.0
-        reported: list[str] = []
+        reported: list[Problem] = []
         while not self.stop_requested.wait(period):
-            problems = self.unhealthy_stages()
+            problems = self.health()
+            texts = "; ".join(problem.text for problem in problems)
+            fatal = any(problem.fatal for problem in problems)
             if problems != reported:  # log changes only, not every tick
-                if problems:
-                    log.error("stage(s) not working: %s; not confirming health to the watchdog", ", ".join(problems))
+                if fatal:
+                    log.error("not working: %s; not confirming health to the watchdog", texts)
+                elif problems:
+                    log.warning("not working: %s", texts)
                 else:
                     log.info("all stages working again")
                 reported = problems
-            if problems:
-                self.notifier.notify(STATUS="unhealthy: " + ", ".join(problems))
+                if self.publisher is not None:
+                    self.publisher.state_changed.set()  # the state topic carries the news
+            if fatal:
+                self.notifier.notify(STATUS="unhealthy: " + texts)
+            elif problems and self.watchdog_s:
+                # a restart would not mend these, and every verdict is still kept
+                self.notifier.notify(WATCHDOG=1, STATUS="degraded: " + texts)
+            elif problems:
+                self.notifier.notify(STATUS="degraded: " + texts)
             elif self.watchdog_s:
                 self.notifier.notify(WATCHDOG=1, STATUS=self._status_line())
             else:
@@ -445,6 +486,7 @@ class Daemon:
                                      messages=self._messages(verdict, crops or []),
                                      edge_widths=accepted_edge_widths(verdict), unopened=unopened,
                                      supersedes=supersedes)
+        self.journal_error = None
         if not stored:
             return None
         self.counters.add(verdict)
@@ -468,9 +510,11 @@ class Daemon:
                 self._last_prune = self.worker_heartbeat
                 try:
                     self.journal.prune_delivered(self.settings.outbox.keep_delivered_s)
-                except Exception:
+                except Exception as exc:
                     # housekeeping only: judging goes on, and the next prune tries again
                     log.exception("could not forget delivered messages in the journal")
+                    if isinstance(exc, sqlite3.Error):
+                        self.journal_error = str(exc)
             path = self.frames.take(timeout=0.2)
             if path is None:
                 continue
@@ -481,6 +525,8 @@ class Daemon:
                 # A bug must not stop the line. The next scan offers the frame again; after a few
                 # failures it gets an error verdict, so nobody waits for it forever.
                 log.exception("failed to judge %s", path)
+                if isinstance(exc, sqlite3.Error):
+                    self.journal_error = str(exc)  # a full disk, a read-only file: health says so
                 self._failures[path] = self._failures.get(path, 0) + 1
                 if self._failures[path] >= _MAX_ATTEMPTS:
                     self._give_up(path, exc)

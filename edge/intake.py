@@ -33,6 +33,7 @@ from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver
 
 from edge.config import WatchSettings
+from edge.health import Problem
 
 log = logging.getLogger(__name__)
 
@@ -247,18 +248,19 @@ class Intake:
             self._observer.stop()
             self._observer.join(timeout=5)
 
-    def problems(self) -> list[str]:
+    def problems(self) -> list[Problem]:
         """Why frames landing now would not be seen; empty while intake works."""
         found = []
         if self._thread is None or not self._thread.is_alive():
-            found.append("intake: the housekeeping thread has stopped")
+            found.append(Problem("intake: the housekeeping thread has stopped", fatal=True))
         if self.folder_missing:
-            found.append(f"intake: the hot folder {self.folder} is missing")
+            # waited out: watched again as soon as it is back
+            found.append(Problem(f"intake: the hot folder {self.folder} is missing", fatal=False))
         else:
             observer = self._observer
             # the observer thread outlives its emitters (an emitter ends when its folder goes)
             if observer is None or not observer.is_alive() or not all(e.is_alive() for e in observer.emitters):
-                found.append("intake: the file watcher has stopped")
+                found.append(Problem("intake: the file watcher has stopped", fatal=True))
         return found
 
     def alive(self) -> bool:

@@ -246,7 +246,9 @@ class Journal:
                                      (_SHARPNESS_ROWS_KEPT,))
                 self._db.execute("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
+                # SQLite has rolled back already after some errors (a full disk): keep the real one
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
                 raise
         return True
 

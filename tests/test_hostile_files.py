@@ -183,7 +183,7 @@ def test_hot_folder_deleted_and_made_again_is_watched_again(
     assert r.daemon.intake is not None
     shutil.rmtree(hot)
     assert wait_for(lambda: "has gone" in caplog.text, 5)
-    assert any("hot folder" in p and "missing" in p for p in r.daemon.intake.problems())
+    assert any("hot folder" in p.text and "missing" in p.text for p in r.daemon.intake.problems())
     hot.mkdir()
     assert wait_for(lambda: "watching it again" in caplog.text, 5)
     write_atomically(hot / "after.jpg", GOOD)

@@ -23,6 +23,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from edge.config import BrokerSettings, MqttTarget
+from edge.health import Problem
 from edge.journal import Journal
 from edge.sinks.base import wait_until_delivered
 
@@ -32,6 +33,8 @@ SINK = "mqtt"
 _MAX_IN_FLIGHT = 100
 # A message paho has not confirmed within this long, while connected, is sent again.
 _RESEND_AFTER_S = 60.0
+# Not connected for this long (with no error to tell) is worth reporting: more than a reconnect.
+_DISCONNECTED_REPORTED_AFTER_S = 30.0
 
 
 def topic(prefix: str, station: str, leaf: str) -> str:
@@ -74,6 +77,8 @@ class MqttPublisher(threading.Thread):
         self.state_changed = threading.Event()
         self.connected = threading.Event()
         self.last_error: str | None = None
+        self._disconnected_since: float | None = time.monotonic()
+        self._network: threading.Thread | None = None  # paho's network thread, once started
         self._stop_event = threading.Event()
         self._acks: queue.SimpleQueue[int] = queue.SimpleQueue()
         self._in_flight: dict[int, tuple[int, float]] = {}  # mid -> (outbox seq, sent at)
@@ -93,6 +98,7 @@ class MqttPublisher(threading.Thread):
         client.reconnect_delay_set(min_delay=1, max_delay=30)
         client.max_inflight_messages_set(_MAX_IN_FLIGHT)
         client.on_connect = self._on_connect
+        client.on_connect_fail = self._on_connect_fail
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish
         return client
@@ -104,20 +110,32 @@ class MqttPublisher(threading.Thread):
             self.last_error = f"broker refused the connection: {reason_code}"
             log.warning("MQTT %s: %s", self.sink, self.last_error)
             return
+        try:
+            for retained_topic, payload in self.retained_on_connect() if self.retained_on_connect else []:
+                client.publish(retained_topic, payload, qos=1, retain=True)
+            if self.status_topic:
+                client.publish(self.status_topic, "online", qos=1, retain=True)
+        except Exception as exc:
+            # raised out of a callback, it would end paho's network thread and all delivery with it
+            self.last_error = f"could not announce the station: {exc}"
+            log.exception("MQTT %s: could not announce the station", self.sink)
+            return
         self.last_error = None
+        self._disconnected_since = None
         log.info("MQTT %s connected to %s:%d", self.sink, self.target.host, self.target.port)
-        for retained_topic, payload in self.retained_on_connect() if self.retained_on_connect else []:
-            client.publish(retained_topic, payload, qos=1, retain=True)
-        if self.status_topic:
-            client.publish(self.status_topic, "online", qos=1, retain=True)
         self.connected.set()
         self.state_changed.set()
         self.wake.set()
+
+    def _on_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
+        if self.last_error is None:  # keep the first attempt's explanation (a TLS or port problem)
+            self.last_error = f"cannot connect to the broker {self.target.host}:{self.target.port}"
 
     def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason_code: Any,
                        properties: Any) -> None:
         if self.connected.is_set():
             log.warning("MQTT %s disconnected (%s); reconnecting", self.sink, reason_code)
+            self._disconnected_since = time.monotonic()
         self.connected.clear()
 
     def _on_publish(self, client: mqtt.Client, userdata: Any, mid: int, reason_code: Any,
@@ -137,7 +155,24 @@ class MqttPublisher(threading.Thread):
             log.error("MQTT %s: %s; retrying in the background", self.sink, self.last_error)
             self._client.connect_async(self.target.host, self.target.port, keepalive=self.broker.keepalive_s)
         self._client.loop_start()
+        # paho offers no public handle on its network thread; without one a dead thread (every
+        # message then waits for good) would look like a healthy one
+        self._network = getattr(self._client, "_thread", None)
         super().start()
+
+    def problems(self) -> list[Problem]:
+        """Why this sink is not delivering now; empty while it is connected and working."""
+        if self._network is not None and not self._network.is_alive() and not self._stop_event.is_set():
+            return [Problem(f"{self.sink}: the MQTT network thread has stopped; nothing is delivered", fatal=True)]
+        if self.connected.is_set():
+            return []
+        since = self._disconnected_since
+        if self.last_error:
+            # the outbox keeps every message until the broker takes it: waited out, not fatal
+            return [Problem(f"{self.sink}: not connected: {self.last_error}", fatal=False)]
+        if since is not None and time.monotonic() - since > _DISCONNECTED_REPORTED_AFTER_S:
+            return [Problem(f"{self.sink}: not connected to {self.target.host}:{self.target.port}", fatal=False)]
+        return []
 
     def _settle_acks(self) -> None:
         delivered = []

@@ -260,7 +260,8 @@ class StationServer:
                 "class_colours": CLASS_COLOURS, "failing_colour": FAILING_COLOUR}
 
     def metrics_text(self) -> str:
-        return self.metrics.render(self.daemon_state(), self.model(), self.daemon.ready.is_set())
+        ready = self.daemon.ready.is_set() and not self.daemon.health()
+        return self.metrics.render(self.daemon_state(), self.model(), ready)
 
     def thumbnail(self, verdict_id: str | None) -> bytes | None:
         with self._lock:

@@ -108,3 +108,18 @@ def test_screen_turns_red_with_the_reason_then_green(served: Served, browser: An
     wait_until(browser, lambda d: screen(d)["status"] == "offline", "a lost connection was not shown")
     assert screen(browser)["word"] == "OFFLINE" and "cannot reach" in screen(browser)["reasons"][0]
     browser.save_screenshot(str(tmp_path / "3-no-connection.png"))
+
+
+def test_screen_says_not_working_when_the_file_watcher_stops(served: Served, browser: Any, tmp_path: Path) -> None:
+    browser.get(served.url + "/")
+    wait_until(browser, lambda d: screen(d)["status"] == "ready", "the screen never showed READY")
+    observer = served.daemon.intake.observer  # type: ignore[union-attr]
+    assert observer is not None
+    for emitter in list(observer.emitters):  # frames landing now would not be seen
+        emitter.stop()
+        emitter.join(5)
+    wait_until(browser, lambda d: screen(d)["status"] == "fault", "the screen still says READY")
+    fault = screen(browser)
+    assert fault["word"] == "NOT WORKING" and any("file watcher has stopped" in r for r in fault["reasons"])
+    assert browser.find_element("id", "connection").text == "connected, not working"
+    browser.save_screenshot(str(tmp_path / "not-working.png"))
