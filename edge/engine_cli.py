@@ -71,13 +71,8 @@ def _is_float16_onnx(path: Path) -> bool | None:
 
 def cmd_build_engine(args: argparse.Namespace) -> int:
     from edge.segmentation.engine_cache import EngineCacheError, engine_paths, find_engine, resolve_engine_dir
-    from edge.segmentation.tensorrt_backend import (
-        EngineBuildFailed,
-        build_and_store,
-        engine_key,
-        run_on_device_thread,
-        strongly_typed,
-    )
+    from edge.segmentation.tensorrt_backend import run_on_device_thread
+    from edge.segmentation.tensorrt_build import EngineBuildFailed, build_and_store, engine_key, strongly_typed
 
     base = load_settings(args.config).segmenter
     precision = _precision(args, base.precision)

@@ -40,9 +40,8 @@ import yaml
 from edge.classes import CLASS_IDS, CLASS_NAMES
 from edge.config import load_settings
 from edge.decode import UnreadableFrame, decode_full, decode_small, read_frame, shrink
-from edge.segmentation.base import Segmentation
+from edge.segmentation.base import Segmentation, softmax_top
 from edge.segmentation.letterbox import canvas_to_tensor, place_on_canvas
-from edge.segmentation.onnxruntime_backend import softmax_top
 from edge.segmentation.regions import Region, extract_regions
 
 REPO = Path(__file__).resolve().parent.parent

@@ -1,13 +1,16 @@
-"""The segmenter interface every inference backend implements."""
+"""The segmenter interface every inference backend implements, and the inference path they share:
+place the frame on the canvas, normalise, run the backend's network, softmax the logits."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
 
-from edge.segmentation.letterbox import CanvasPlacement
+from edge.segmentation.letterbox import CanvasPlacement, canvas_to_tensor, place_on_canvas
+from edge.segmentation.model_card import ModelCard
 
 
 @dataclass(frozen=True)
@@ -40,3 +43,20 @@ class Segmenter(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+def softmax_top(logits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Argmax class and its softmax probability per pixel, from C x H x W logits."""
+    classes = logits.argmax(axis=0).astype(np.uint8)
+    top = np.take_along_axis(logits, classes[None].astype(np.intp), axis=0)[0]
+    total = np.exp(logits - top[None]).sum(axis=0)
+    return classes, (1.0 / total).astype(np.float32)
+
+
+def segment_with(logits: Callable[[np.ndarray], np.ndarray], image_bgr: np.ndarray, card: ModelCard) -> Segmentation:
+    """Segment an 8-bit BGR image with a backend's `logits` (1 x 3 x H x W float32 in, 1 x C x h x w
+    logits of any float type out), placed and normalised as the model card says."""
+    canvas, placement = place_on_canvas(image_bgr, card.input_hw)
+    tensor = canvas_to_tensor(canvas, card.mean, card.std)
+    classes, confidence = softmax_top(np.asarray(logits(tensor)[0], dtype=np.float32))
+    return Segmentation(classes=classes, confidence=confidence, placement=placement)

@@ -8,18 +8,8 @@ import numpy as np
 import onnxruntime as ort
 
 from edge.config import ConfigError
-from edge.segmentation.base import ModelInfo, Segmentation
-from edge.segmentation.letterbox import canvas_to_tensor, place_on_canvas
+from edge.segmentation.base import ModelInfo, Segmentation, segment_with
 from edge.segmentation.model_card import ModelCard, file_sha256
-
-
-def softmax_top(logits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Argmax class and its softmax probability per pixel, from C x H x W logits."""
-    classes = logits.argmax(axis=0).astype(np.uint8)
-    top = np.take_along_axis(logits, classes[None].astype(np.intp), axis=0)[0]
-    total = np.exp(logits - top[None]).sum(axis=0)
-    return classes, (1.0 / total).astype(np.float32)
-
 
 CUDA_PROVIDER = "CUDAExecutionProvider"
 CPU_PROVIDER = "CPUExecutionProvider"
@@ -67,10 +57,7 @@ class OnnxRuntimeSegmenter:
         return np.asarray(logits, dtype=np.float32)
 
     def segment(self, image_bgr: np.ndarray) -> Segmentation:
-        canvas, placement = place_on_canvas(image_bgr, self.canvas_hw)
-        tensor = canvas_to_tensor(canvas, self._card.mean, self._card.std)
-        classes, confidence = softmax_top(self.logits(tensor)[0])
-        return Segmentation(classes=classes, confidence=confidence, placement=placement)
+        return segment_with(self.logits, image_bgr, self._card)
 
     def close(self) -> None:
         pass

@@ -1,13 +1,7 @@
-"""TensorRT backend: build a serialized engine from the ONNX segmenter, and run it.
+"""TensorRT backend: run a serialized engine of the segmenter (built by tensorrt_build).
 
 Written against TensorRT's named-tensor API, which exists from 8.5 (JetPack 5.1) on; the
-binding-index API (`num_bindings`, `execute_async_v2`) is never used. Version differences
-handled here:
-
-* 8.5-8.6: the ONNX parser needs an explicit-batch network (`EXPLICIT_BATCH` creation flag).
-* 10.x: explicit batch is the only mode; `create_network()` takes no flag.
-* 11.x: strongly typed only: `BuilderFlag.FP16` is gone and an FP16 engine comes from a float16
-  ONNX (engine_cache.source_onnx picks it).
+binding-index API (`num_bindings`, `execute_async_v2`) is never used.
 
 All CUDA work (context, buffers, builds, inference) happens on one thread that this module owns,
 so the caller may be any thread: the daemon creates the segmenter on its main thread and judges
@@ -16,12 +10,9 @@ frames on a worker.
 
 from __future__ import annotations
 
-import importlib
 import logging
-import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 from types import ModuleType
 from typing import Any, TypeVar
 
@@ -29,150 +20,27 @@ import numpy as np
 
 from edge.classes import CLASS_NAMES
 from edge.config import ConfigError, SegmenterSettings
-from edge.segmentation.base import ModelInfo, Segmentation
+from edge.segmentation.base import ModelInfo, Segmentation, segment_with
 from edge.segmentation.cuda_device import CudaDevice, CudaUnavailable, open_cuda_device
 from edge.segmentation.engine_cache import (
     EngineCacheError,
-    EngineKey,
     EngineMismatch,
-    EnginePaths,
-    atomic_write,
-    engine_paths,
     find_engine,
     rebuild_hint,
     resolve_engine_dir,
-    source_onnx,
-    write_engine,
 )
-from edge.segmentation.letterbox import canvas_to_tensor, place_on_canvas
 from edge.segmentation.model_card import ModelCard, file_sha256
+from edge.segmentation.tensorrt_build import (
+    TensorRtUnavailable,
+    build_and_store,
+    engine_key,
+    import_tensorrt,
+    input_shape_of,
+)
 
 log = logging.getLogger(__name__)
 
-MIN_VERSION = (8, 5)
 T = TypeVar("T")
-
-
-class TensorRtUnavailable(ConfigError):
-    """TensorRT or CUDA cannot be used here; the message says why."""
-
-
-class EngineBuildFailed(RuntimeError):
-    pass
-
-
-def import_tensorrt() -> ModuleType:
-    """The tensorrt module, refused when older than the named-tensor API."""
-    try:
-        trt = importlib.import_module("tensorrt")
-    except ImportError as exc:
-        raise TensorRtUnavailable(
-            f"the TensorRT Python bindings do not import ({exc}); on a Jetson use a venv made with "
-            f"--system-site-packages (docs/jetson.md), on x86 pip install 'specimen-edge[tensorrt]'") from None
-    if version_tuple(trt) < MIN_VERSION:
-        raise TensorRtUnavailable(f"TensorRT {trt.__version__} is too old: specimen-edge needs the named-tensor "
-                                  f"API of TensorRT 8.5 or later (JetPack 5.1 or later)")
-    return trt
-
-
-def version_tuple(trt: ModuleType) -> tuple[int, int]:
-    parts = str(trt.__version__).split(".")
-    return int(parts[0]), int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0
-
-
-def strongly_typed(trt: ModuleType) -> bool:
-    return version_tuple(trt)[0] >= 11
-
-
-def input_shape_of(card: ModelCard) -> tuple[int, int, int, int]:
-    return (1, 3, card.input_hw[0], card.input_hw[1])
-
-
-def engine_key(trt: ModuleType, device: CudaDevice, card: ModelCard, precision: str,
-               source: Path | None = None) -> tuple[EngineKey, Path]:
-    """The key an engine for this model, precision, TensorRT and GPU must carry, and its source ONNX."""
-    src = source or source_onnx(card, precision, strongly_typed(trt))
-    key = EngineKey(onnx_sha256=file_sha256(src), tensorrt_version=str(trt.__version__),
-                    gpu_name=device.name(), compute_capability=device.compute_capability(),
-                    precision=precision, input_shape=input_shape_of(card))
-    return key, src
-
-
-# -- building ---------------------------------------------------------------------------------
-
-def _parser_errors(parser: Any) -> str:
-    return "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors)) or "no details"
-
-
-def build_serialized_engine(trt: ModuleType, onnx_path: Path, *, fp16: bool, workspace_bytes: int,
-                            input_shape: tuple[int, ...], timing_cache: Path | None = None,
-                            logger: Any = None) -> bytes:
-    """ONNX file in, serialized plan out (and the timing cache updated). Needs a current CUDA device."""
-    logger = logger or trt.Logger(trt.Logger.WARNING)
-    major = version_tuple(trt)[0]
-    builder = trt.Builder(logger)
-    if major >= 10:
-        network = builder.create_network()  # explicit batch is the only mode; the flag is deprecated/removed
-    else:
-        network = builder.create_network(1 << int(trt.NetworkDefinitionCreationFlag.EXPLICIT_BATCH))
-    parser = trt.OnnxParser(network, logger)
-    # parse_from_file also resolves external-data files stored beside the ONNX.
-    if not parser.parse_from_file(str(onnx_path)):
-        raise EngineBuildFailed(f"TensorRT cannot parse {onnx_path}: {_parser_errors(parser)}")
-    config = builder.create_builder_config()
-    config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, int(workspace_bytes))
-    if fp16:
-        if major >= 11:
-            # Strongly typed: the ONNX decides. Nothing to set; the caller passed the float16 export.
-            pass
-        else:
-            config.set_flag(trt.BuilderFlag.FP16)
-    dynamic = [network.get_input(i) for i in range(network.num_inputs)
-               if any(int(d) < 0 for d in tuple(network.get_input(i).shape))]
-    if dynamic:
-        # Pin dynamic inputs to the canvas the runtime feeds: min = opt = max.
-        profile = builder.create_optimization_profile()
-        for tensor in dynamic:
-            profile.set_shape(tensor.name, input_shape, input_shape, input_shape)
-        config.add_optimization_profile(profile)
-    blob = timing_cache.read_bytes() if timing_cache is not None and timing_cache.is_file() else b""
-    cache = config.create_timing_cache(blob)
-    if not config.set_timing_cache(cache, ignore_mismatch=False):
-        # A cache from another TensorRT or GPU: start afresh rather than risk wrong tactics.
-        log.warning("timing cache %s does not fit this TensorRT/GPU; starting a new one", timing_cache)
-        config.set_timing_cache(config.create_timing_cache(b""), ignore_mismatch=False)
-    serialized = builder.build_serialized_network(network, config)
-    if serialized is None:
-        raise EngineBuildFailed(f"TensorRT could not build an engine from {onnx_path} (see the TensorRT log above)")
-    plan = bytes(memoryview(serialized))
-    if timing_cache is not None:
-        atomic_write(timing_cache, bytes(memoryview(config.get_timing_cache().serialize())))
-    return plan
-
-
-@dataclass(frozen=True)
-class BuiltEngine:
-    paths: EnginePaths
-    key: EngineKey
-    source: Path
-    seconds: float
-
-
-def build_and_store(trt: ModuleType, device: CudaDevice, card: ModelCard, *, precision: str, engine_dir: Path,
-                    workspace_gib: float, source: Path | None = None) -> BuiltEngine:
-    """Build the engine for this device and store it with its sidecar, atomically."""
-    key, src = engine_key(trt, device, card, precision, source)
-    paths = engine_paths(engine_dir, card.name, key)
-    started = time.monotonic()
-    log.info("building TensorRT %s engine for %s from %s on %s (sm %s); this takes minutes",
-             precision, card.name, src.name, key.gpu_name, key.compute_capability)
-    plan = build_serialized_engine(trt, src, fp16=precision == "fp16", workspace_bytes=int(workspace_gib * (1 << 30)),
-                                   input_shape=key.input_shape, timing_cache=paths.timing_cache)
-    seconds = time.monotonic() - started
-    write_engine(paths, plan, key, source=src,
-                 extra={"model_name": card.name, "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                        "build_seconds": round(seconds, 1), "cuda_library": device.library})
-    return BuiltEngine(paths, key, src, seconds)
 
 
 # -- running ----------------------------------------------------------------------------------
@@ -227,14 +95,6 @@ def discover_io(trt: ModuleType, engine: Any, context: Any, card: ModelCard) -> 
     if out.dtype not in (np.dtype(np.float32), np.dtype(np.float16)):
         raise EngineMismatch(f"engine output {out.name!r} is {out.dtype}; expected float32 or float16 logits")
     return tensors
-
-
-def logits_to_segmentation(logits: np.ndarray, placement: Any) -> Segmentation:
-    """1 x C x h x W (any float) -> class map and confidence, as the ONNX Runtime backend does."""
-    from edge.segmentation.onnxruntime_backend import softmax_top
-
-    classes, confidence = softmax_top(np.asarray(logits[0], dtype=np.float32))
-    return Segmentation(classes=classes, confidence=confidence, placement=placement)
 
 
 class TensorRtSegmenter:
@@ -355,9 +215,7 @@ class TensorRtSegmenter:
         return self._run(self._infer_on_thread, tensor)
 
     def segment(self, image_bgr: np.ndarray) -> Segmentation:
-        canvas, placement = place_on_canvas(image_bgr, self.canvas_hw)
-        tensor = canvas_to_tensor(canvas, self._card.mean, self._card.std)
-        return logits_to_segmentation(self.logits(tensor), placement)
+        return segment_with(self.logits, image_bgr, self._card)
 
     def close(self) -> None:
         if self._closed:

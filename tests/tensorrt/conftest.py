@@ -9,15 +9,14 @@ from types import ModuleType
 from typing import Any
 
 import numpy as np
-import onnx
 import pytest
 import yaml
-from onnx import TensorProto, helper, numpy_helper
 
 from edge.config import SegmenterSettings, load_settings
 from edge.segmentation.model_card import ModelCard, load_model_card
 from tests.tensorrt import fake_cuda_bindings, fake_device, fake_pycuda, fake_tensorrt
 from tests.toy_model import CANVAS_HW, CHART_BGR, LABEL_BGR, SPECIMEN_BGR, build_toy_model
+from training.fp16 import convert_fp16
 
 
 @pytest.fixture(autouse=True)
@@ -93,16 +92,6 @@ def sample_image(seed: int = 0) -> np.ndarray:
 
 def write_fp16_copy(model: Path) -> Path:
     """What `training.export --fp16` makes: float16 weights, float32 I/O through Casts."""
-    proto = onnx.load(str(model))
-    graph = proto.graph
-    for init in graph.initializer:
-        init.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(init).astype(np.float16), init.name))
-    in_name, out_name = graph.input[0].name, graph.output[0].name
-    for node in graph.node:
-        node.input[:] = [f"{in_name}_h" if i == in_name else i for i in node.input]
-        node.output[:] = [f"{out_name}_h" if o == out_name else o for o in node.output]
-    graph.node.insert(0, helper.make_node("Cast", [in_name], [f"{in_name}_h"], to=TensorProto.FLOAT16))
-    graph.node.append(helper.make_node("Cast", [f"{out_name}_h"], [out_name], to=TensorProto.FLOAT))
     dst = model.with_suffix(".fp16.onnx")
-    onnx.save(proto, str(dst))
+    convert_fp16(model, dst)
     return dst

@@ -10,7 +10,7 @@ from types import ModuleType
 import pytest
 
 from edge.cli import main
-from edge.segmentation import tensorrt_backend as trb
+from edge.segmentation import tensorrt_build as trbuild
 from edge.segmentation.engine_cache import EngineKey
 from edge.segmentation.model_card import file_sha256
 from tests.tensorrt.conftest import write_fp16_copy
@@ -116,7 +116,7 @@ def test_dynamic_input_gets_a_profile_pinned_to_the_canvas(
     proto = onnx.load(str(src))
     proto.graph.input[0].type.tensor_type.shape.dim[0].dim_param = "batch"
     onnx.save(proto, str(model))
-    plan = trb.build_serialized_engine(trt, model, fp16=False, workspace_bytes=1 << 20,
+    plan = trbuild.build_serialized_engine(trt, model, fp16=False, workspace_bytes=1 << 20,
                                        input_shape=(1, 3, 192, 128))
     assert plan.startswith(b"FAKETRT")
     assert trt.fake_stats["profiles"] == [{"image": [[1, 3, 192, 128]] * 3}]  # type: ignore[attr-defined]

@@ -17,6 +17,7 @@ from onnx import TensorProto, helper
 
 from edge.config import SegmenterSettings
 from edge.segmentation import tensorrt_backend as trb
+from edge.segmentation import tensorrt_build as trbuild
 from edge.segmentation.engine_cache import EngineMismatch, EngineMissing, engine_paths
 from edge.segmentation.model_card import ModelCard, load_model_card
 from edge.segmentation.onnxruntime_backend import OnnxRuntimeSegmenter
@@ -27,8 +28,8 @@ from tests.toy_model import build_toy_model
 VERSIONS = ["8.5.2.2", "8.6.2", "10.3.0", "11.4.0"]
 
 
-def build(trt: ModuleType, card: ModelCard, settings: SegmenterSettings) -> trb.BuiltEngine:
-    return trb.run_on_device_thread(settings, lambda t, device: trb.build_and_store(
+def build(trt: ModuleType, card: ModelCard, settings: SegmenterSettings) -> trbuild.BuiltEngine:
+    return trb.run_on_device_thread(settings, lambda t, device: trbuild.build_and_store(
         t, device, card, precision=settings.precision, engine_dir=Path(str(settings.engine_dir)),
         workspace_gib=settings.workspace_gib))
 
@@ -157,7 +158,7 @@ def test_no_cuda_library_at_all(install_trt: Callable[[str], ModuleType], no_pyc
     install_trt("10.3.0")
     for name in ("cuda", "cuda.bindings", "cuda.bindings.runtime"):
         monkeypatch.setitem(__import__("sys").modules, name, None)
-    with pytest.raises(trb.TensorRtUnavailable, match="pycuda does not import.*cuda-python"):
+    with pytest.raises(trbuild.TensorRtUnavailable, match="pycuda does not import.*cuda-python"):
         trb.TensorRtSegmenter(toy_card, make_settings())
 
 
