@@ -16,6 +16,7 @@ from edge import __version__
 from edge.audit.command import add_audit_command
 from edge.config import ConfigError, Settings, load_settings
 from edge.engine_cli import add_engine_commands
+from edge.image_files import image_files
 from edge.logline import OneLineFormatter
 
 EXIT_ACCEPTED, EXIT_RETAKE, EXIT_USAGE, EXIT_UNREADABLE = 0, 1, 2, 3
@@ -34,22 +35,6 @@ def _settings(args: argparse.Namespace, overrides: dict[str, Any]) -> Settings:
     return load_settings(args.config, overrides)
 
 
-def _image_files(paths: Sequence[str], extensions: Sequence[str]) -> tuple[list[Path], list[str]]:
-    """Expand folders to the image files directly inside them; report paths that do not exist."""
-    files: list[Path] = []
-    missing: list[str] = []
-    for raw in paths:
-        p = Path(raw)
-        if p.is_dir():
-            files += sorted(c for c in p.iterdir()
-                            if c.suffix.lower() in extensions and not c.name.startswith(".") and not c.is_dir())
-        elif p.exists() or p.is_symlink():
-            files.append(p)
-        else:
-            missing.append(raw)
-    return files, missing
-
-
 def cmd_check(args: argparse.Namespace) -> int:
     from edge.pipeline import FramePipeline
     from edge.progress import CheckProgress
@@ -61,7 +46,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     if args.backend:
         overrides["segmenter"] = {"backend": args.backend}
     settings = _settings(args, overrides)
-    files, missing = _image_files(args.paths, settings.watch.extensions)
+    files, missing = image_files(args.paths, settings.watch.extensions)
     # the bar is for a person watching; --progress forces it (e.g. under `script` or a CI log)
     show_progress = sys.stderr.isatty() if args.progress is None else args.progress
     progress = CheckProgress(len(files), sys.stderr, enabled=show_progress)

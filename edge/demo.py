@@ -22,6 +22,7 @@ from typing import Any
 
 from edge.config import load_settings
 from edge.daemon import Daemon
+from edge.image_files import image_files
 from edge.verdict import summary_line
 
 RED, GREEN, YELLOW, RESET = "\033[1;31m", "\033[1;32m", "\033[1;33m", "\033[0m"
@@ -33,8 +34,7 @@ def _say(text: str, colour: str = "") -> None:
 
 
 def sample_frames() -> list[Path]:
-    folder = Path(str(resources.files("edge.samples")))
-    return sorted(p for p in folder.iterdir() if p.suffix.lower() in (".jpg", ".tif", ".png"))
+    return image_files([Path(str(resources.files("edge.samples")))])[0]
 
 
 def _start_mosquitto(folder: Path) -> tuple[subprocess.Popen[bytes], int] | None:

@@ -171,15 +171,15 @@ class Agreement:
 
 
 def _frames(paths: list[str]) -> list[Path]:
-    from edge.cli import _image_files
     from edge.demo import sample_frames
+    from edge.image_files import image_files
 
     if not paths:
         frames = sample_frames()
         if not frames:
             raise ConfigError("no sample frames are bundled with this installation; pass image files or folders")
         return frames
-    files, missing = _image_files(paths, (".jpg", ".jpeg", ".png", ".tif", ".tiff"))
+    files, missing = image_files(paths)
     if missing:
         raise ConfigError(f"no such file or folder: {', '.join(missing)}")
     if not files:
