@@ -26,6 +26,8 @@ PALETTES: dict[str, list[tuple[int, int, int]]] = {
     "brown": [(120, 88, 56), (100, 74, 48), (140, 108, 72), (86, 66, 44), (150, 120, 86)],
     "dark": [(56, 46, 34), (42, 38, 28), (70, 58, 40), (34, 32, 26), (60, 62, 44)],
 }
+# Large pale leaves dried flat to buff and tan, little darker than old sheet paper.
+TAN_RGB = [(200, 172, 124), (186, 156, 108), (210, 186, 140), (172, 142, 98)]
 FLOWER_RGB = [
     (240, 220, 60),
     (250, 250, 240),
@@ -446,10 +448,12 @@ def draw_specimen(
     if habit is None:
         habit = str(
             rng.choice(
-                ["herb", "leaves", "twig", "grass", "fern", "small"], p=[0.32, 0.2, 0.2, 0.1, 0.06, 0.12]
+                ["herb", "leaves", "twig", "grass", "fern", "small", "broad", "stems", "parts"],
+                p=[0.26, 0.16, 0.17, 0.08, 0.05, 0.1, 0.08, 0.05, 0.05],
             )
         )
     size = min(rw, rh)
+    flat = False
     if habit == "herb":
         bx, by = x0 + rw * float(rng.uniform(0.35, 0.65)), y0 + rh * float(rng.uniform(0.85, 0.97))
         for _ in range(int(rng.integers(1, 5))):
@@ -518,6 +522,73 @@ def draw_specimen(
                 -math.pi / 2 + float(rng.normal(0, 0.3)),
                 rh * float(rng.uniform(0.5, 0.9)),
             )
+    elif habit == "broad":
+        # One to four large, flat, pale tan leaves with faint veins: big areas of little texture.
+        flat = True
+        st.leaf = [_jit(rng, _bgr(c), 0.06) for c in TAN_RGB]
+        st.vein_gain, st.serrate, st.brown_frac = float(rng.uniform(0.92, 1.06)), 0.0, 0.0
+        n = int(rng.integers(1, 5))
+        for _ in range(n):
+            ll = size * float(rng.uniform(0.5, 0.9)) / math.sqrt(n)
+            cx, cy = x0 + rw * float(rng.uniform(0.3, 0.7)), y0 + rh * float(rng.uniform(0.3, 0.7))
+            a = float(rng.uniform(0, 2 * math.pi))
+            draw_leaf(
+                p,
+                rng,
+                st,
+                cx - math.cos(a) * ll / 2,
+                cy - math.sin(a) * ll / 2,
+                a,
+                ll,
+                str(rng.choice(["elliptic", "ovate", "obovate", "cordate"])),
+                petiole=0.08,
+            )
+    elif habit == "stems":
+        # Long, thin, wiry stems (rushes, vines, inflorescence stalks) with few small leaves.
+        bx, by = x0 + rw * float(rng.uniform(0.2, 0.8)), y0 + rh * 0.97
+        for _ in range(int(rng.integers(2, 7))):
+            pts = _walk(
+                rng,
+                bx + rng.normal(0, rw * 0.04),
+                by,
+                -math.pi / 2 + float(rng.normal(0, 0.25)),
+                rh * float(rng.uniform(0.7, 1.0)),
+                30,
+                0.04,
+            )
+            p.line(pts, st.stem, float(rng.uniform(1.0, max(1.2, size * 0.003))))
+            for i in rng.choice(np.arange(5, 30), int(rng.integers(0, 5)), replace=False):
+                seg = math.atan2(pts[i][1] - pts[i - 1][1], pts[i][0] - pts[i - 1][0])
+                draw_leaf(p, rng, st, pts[i][0], pts[i][1], seg + float(rng.choice([-0.7, 0.7])), size * 0.04, "linear")
+            if rng.random() < 0.5:
+                draw_flower(p, rng, st, pts[-1][0], pts[-1][1], size * 0.012)
+    elif habit == "parts":
+        # Several separate pieces on one sheet (twigs, a leaf, a fruiting branch), each in its own part.
+        n = int(rng.integers(2, 6))
+        cols = 2 if n > 2 else n
+        rows = (n + cols - 1) // cols
+        for k in range(n):
+            r, c = divmod(k, cols)
+            cx0, cy0 = x0 + rw * c / cols, y0 + rh * r / rows
+            cw, ch = rw / cols, rh / rows
+            bx, by = cx0 + cw * float(rng.uniform(0.3, 0.7)), cy0 + ch * 0.92
+            if rng.random() < 0.3:
+                ll = min(cw, ch) * float(rng.uniform(0.4, 0.7))
+                draw_leaf(p, rng, st, bx, by - ch * 0.1, -math.pi / 2 + float(rng.normal(0, 0.4)), ll, petiole=0.1)
+            else:
+                branch(
+                    p,
+                    rng,
+                    st,
+                    bx,
+                    by,
+                    -math.pi / 2 + float(rng.normal(0, 0.35)),
+                    ch * float(rng.uniform(0.55, 0.8)),
+                    max(1.5, size * 0.005),
+                    1,
+                    min(cw, ch) * float(rng.uniform(0.1, 0.2)),
+                    bool(rng.random() < 0.3),
+                )
     else:  # several small plants
         for _ in range(int(rng.integers(2, 6))):
             bx, by = x0 + rw * float(rng.uniform(0.1, 0.9)), y0 + rh * float(rng.uniform(0.4, 0.95))
@@ -540,17 +611,18 @@ def draw_specimen(
     bx0, by0 = max(p.box[0], 0), max(p.box[1], 0)
     bx1, by1 = min(p.box[2], img.shape[1]), min(p.box[3], img.shape[0])
     if bx1 > bx0 and by1 > by0:
-        _texture(rng, img[by0:by1, bx0:bx1], mask[by0:by1, bx0:bx1])
+        _texture(rng, img[by0:by1, bx0:bx1], mask[by0:by1, bx0:bx1], 0.25 if flat else 1.0)
         _shadow(rng, img[by0:by1, bx0:bx1], mask[by0:by1, bx0:bx1])
     return bx0, by0, bx1, by1
 
 
-def _texture(rng: np.random.Generator, img: np.ndarray, mask: np.ndarray) -> None:
-    """Blotchy colour and fine grain across the specimen, as dried tissue is never a flat colour."""
+def _texture(rng: np.random.Generator, img: np.ndarray, mask: np.ndarray, amount: float = 1.0) -> None:
+    """Blotchy colour and fine grain across the specimen, as dried tissue is never a flat colour
+    (amount below 1: the smooth, nearly flat leaves some specimens have)."""
     h, w = mask.shape
     where = mask == SPECIMEN
-    f = 1.0 + lowfreq(rng, h, w, int(rng.integers(8, 20))) * float(rng.uniform(0.08, 0.2))
-    g = grain(rng, h, w, float(rng.uniform(3, 8)))
+    f = 1.0 + lowfreq(rng, h, w, int(rng.integers(8, 20))) * float(rng.uniform(0.08, 0.2)) * amount
+    g = grain(rng, h, w, float(rng.uniform(3, 8)) * amount)
     out = img.astype(np.float32) * f[..., None] + g[..., None]
     np.copyto(img, np.clip(out, 0, 255).astype(np.uint8), where=where[..., None])
 
