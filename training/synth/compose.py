@@ -349,7 +349,7 @@ def _charts_and_rulers(
         room = None
         if layout == "strip" and side in ("top", "bottom"):
             room = max(sy0 - fy0 if side == "top" else fy1 - sy1, 12) * 0.95
-        strip = targets.target_strip(rng, int(along * _u(rng, 0.7, 1.05)), ppm, room)
+        strip = targets.target_strip(rng, int(along * _u(rng, 0.7, 1.0)), ppm, room)
         targets.along_edge(rng, canvas, frame, strip, side)
         with_chart = False
         want_ruler = want_ruler and rng.random() < 0.4

@@ -48,7 +48,7 @@ def ruler(
     width_mm = float(rng.uniform(10, 28))
     choice = int(rng.choice(len(RULER_COLOURS), p=[0.32, 0.11, 0.12, 0.1, 0.1, 0.11, 0.07, 0.07]))
     bg, ink_c = colours or RULER_COLOURS[choice]
-    clear = colours is None and choice in CLEAR
+    clear = (bg, ink_c) in [RULER_COLOURS[i] for i in CLEAR]
     both_edges = not inch and bool(rng.random() < 0.3)  # cm on one edge, inches (or mm again) on the other
     margin_mm = float(rng.uniform(2, 10))
     total_mm = length_mm + 2 * margin_mm

@@ -161,7 +161,7 @@ def along_edge(
     inset = float(rng.uniform(-0.25, 0.6))  # negative: part of the strip hangs outside the frame
     if side in ("top", "bottom"):
         y = fy0 + strip.h * (0.5 + inset) if side == "top" else fy1 - strip.h * (0.5 + inset)
-        canvas.place(strip, (fx0 + fx1) / 2 + rng.normal(0, (fx1 - fx0) * 0.02), y, float(rng.normal(0, 0.4)))
+        canvas.place(strip, (fx0 + fx1) / 2 + rng.normal(0, (fx1 - fx0) * 0.01), y, float(rng.normal(0, 0.4)))
     else:
         x = fx0 + strip.h * (0.5 + inset) if side == "left" else fx1 - strip.h * (0.5 + inset)
-        canvas.place(strip, x, (fy0 + fy1) / 2 + rng.normal(0, (fy1 - fy0) * 0.02), 90.0)
+        canvas.place(strip, x, (fy0 + fy1) / 2 + rng.normal(0, (fy1 - fy0) * 0.01), 90.0)
