@@ -529,7 +529,7 @@ def draw_specimen(
         st.vein_gain, st.serrate, st.brown_frac = float(rng.uniform(0.92, 1.06)), 0.0, 0.0
         n = int(rng.integers(1, 5))
         for _ in range(n):
-            ll = size * float(rng.uniform(0.5, 0.9)) / math.sqrt(n)
+            ll = size * float(rng.uniform(0.65, 1.0)) / math.sqrt(n)
             cx, cy = x0 + rw * float(rng.uniform(0.3, 0.7)), y0 + rh * float(rng.uniform(0.3, 0.7))
             a = float(rng.uniform(0, 2 * math.pi))
             draw_leaf(
