@@ -53,6 +53,7 @@ class Scene:
 TILT_P_SHEET = 0.1
 TILT_P_SLIDE = 0.06
 QUARTER_P = 0.07
+WIDE_P = 0.08  # sheets shot from further back, with much of the surround in frame
 
 
 def _u(rng: np.random.Generator, a: float, b: float) -> float:
@@ -548,6 +549,8 @@ def generate(
     if kind == "herbarium_sheet":
         chart = bool(rng.random() < 0.85) if with_chart is None else with_chart
         tilt, zoom = camera.big_tilt(rng, TILT_P_SHEET)
+        if not tilt and rng.random() < WIDE_P:
+            zoom = float(rng.uniform(0.65, 0.85))  # a wide shot: the whole set-up around the sheet
         quarter = int(rng.choice([1, 3])) if rng.random() < QUARTER_P else 0
         scene = _sheet_scene(rng, long_side, chart, tilt, zoom)
         scene.quarter = quarter
