@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from edge.config import Settings
-from tests.broker import Broker
+from tests.broker import Broker, free_port
 from tests.conftest import Running, Subscriber, wait_for
 from tests.frames import draw_sheet, jpeg_bytes, write_atomically
 from tests.test_daemon import journal_rows
@@ -167,6 +167,21 @@ def test_http_sink_retries_until_every_result_arrives(
         assert wait_for(lambda: r.daemon.journal.backlog("upstream:pipeline") == 0, 10)  # type: ignore[union-attr]
     finally:
         server.shutdown()
+
+
+def test_http_sink_errors_never_show_a_password_in_its_url(
+        station: Callable[..., Settings], run_daemon: Callable[[Settings], Running],
+        caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("INFO")
+    url = f"http://edge:S3cret@127.0.0.1:{free_port()}/frames"  # nothing listens there
+    settings = station(upstream=[{"type": "http", "name": "pipeline", "url": url, "timeout_s": 0.5,
+                                  "max_backoff_s": 0.5}])
+    r = run_daemon(settings)
+    write_atomically(Path(settings.watch.folder) / "h.jpg", SMALL_GOOD)
+    assert wait_for(lambda: r.daemon.state()["sinks"]["upstream:pipeline"]["error"], 15)
+    error = r.daemon.state()["sinks"]["upstream:pipeline"]["error"]
+    assert "unreachable" in error and "edge:***@127.0.0.1" in error
+    assert "S3cret" not in error and "S3cret" not in caplog.text
 
 
 def test_directory_sink_never_shows_a_partial_file(

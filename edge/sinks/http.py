@@ -11,7 +11,7 @@ import ssl
 import urllib.error
 import urllib.request
 
-from edge.config import HttpUpstream
+from edge.config import HttpUpstream, mask_password
 from edge.journal import Journal, OutboxMessage
 from edge.sinks.base import DeliveryError, OutboxSink
 
@@ -35,7 +35,7 @@ class HttpSink(OutboxSink):
                                         context=self._context) as response:
                 response.read()
         except urllib.error.HTTPError as exc:
-            raise DeliveryError(f"{self.settings.url} answered {exc.code} {exc.reason}") from None
+            raise DeliveryError(f"{mask_password(self.settings.url)} answered {exc.code} {exc.reason}") from None
         except (urllib.error.URLError, TimeoutError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
-            raise DeliveryError(f"{self.settings.url} unreachable: {reason}") from None
+            raise DeliveryError(f"{mask_password(self.settings.url)} unreachable: {reason}") from None
