@@ -271,8 +271,9 @@ def label(
     h: int,
     kind: str = "main",
     paper_bgr: tuple[float, float, float] | None = None,
+    border: bool | None = None,
 ) -> Layer:
-    """A label of w×h pixels. kind: main, det (small slip), type (coloured type label), hand (handwritten),
+    """A label of w×h pixels (border: printed rules around it; None: at random). kind: main, det (small slip), type (coloured type label), hand (handwritten),
     old (buff or tan paper with faint pencil or brown ink, nearly the sheet's tone)."""
     cls = TYPE_LABEL if kind == "type" else LABEL
     old = kind == "old"
@@ -339,7 +340,7 @@ def label(
         handwriting(ink, rng, hx, hy, w - hx - pad, hsize * 1.1)
     ink = np.clip(ink, 0, 1)
     # Printed rules / borders, and the coloured frame on type labels.
-    if kind == "type" or rng.random() < 0.25:
+    if kind == "type" or (rng.random() < 0.25 if border is None else border):
         # Coloured (red, pink, orange) frames mark type labels only; ordinary labels get thin dark rules.
         if kind == "type":
             col = np.array(

@@ -161,6 +161,18 @@ def _cut(lay: Layer, shape: str) -> Layer:
     return lay
 
 
+def _oval_label(rng: np.random.Generator, w: int, h: int, kind: str) -> Layer:
+    """An oval or round slide label: the writing kept inside the outline, often a printed oval rule."""
+    inner = labels.label(rng, max(int(w * 0.7), 4), max(int(h * 0.66), 4), kind, border=False)
+    paper_bgr = np.median(inner.bgr[:, : max(inner.w // 10, 1)].reshape(-1, 3), axis=0)
+    lay = Layer.solid(h, w, (float(paper_bgr[0]), float(paper_bgr[1]), float(paper_bgr[2])), inner.cls.flat[0])
+    lay.paste(inner, (w - inner.w) // 2, (h - inner.h) // 2)
+    if rng.random() < 0.6:
+        t = max(1, int(min(w, h) * 0.015))
+        cv2.ellipse(lay.bgr, (w // 2, h // 2), (int(w * 0.44), int(h * 0.44)), 0, 0, 360, (50, 50, 60), t, cv2.LINE_AA)
+    return _cut(lay, "oval" if rng.random() < 0.7 else "round")
+
+
 def ringed_type_label(rng: np.random.Generator, d: int) -> Layer:
     """A round type label with a red ring printed inside its edge (type slides): type_label class."""
     d = max(d, 8)
@@ -350,9 +362,10 @@ def slide(
         kind = "type" if is_type and i == 0 else ("hand" if rng.random() < 0.5 else "det")
         if victorian:
             kind = "hand" if rng.random() < 0.7 else "old"
-        lab = labels.label(rng, max(lw, 4), max(lh, 4), kind)
         if victorian or rng.random() < 0.1:
-            lab = _cut(lab, "oval" if rng.random() < 0.7 else "round")
+            lab = _oval_label(rng, max(lw, 8), max(lh, 8), kind)
+        else:
+            lab = labels.label(rng, max(lw, 4), max(lh, 4), kind)
         lay.paste(lab, x, (h - lh) // 2)
     if station and rng.random() < 0.6:
         # A narrow blank or numbered strip butted to the inner edge of one label.
