@@ -273,8 +273,9 @@ def label(
     paper_bgr: tuple[float, float, float] | None = None,
     border: bool | None = None,
 ) -> Layer:
-    """A label of w×h pixels (border: printed rules around it; None: at random). kind: main, det (small slip), type (coloured type label), hand (handwritten),
-    old (buff or tan paper with faint pencil or brown ink, nearly the sheet's tone)."""
+    """A label of w×h pixels. kind: main, det (small slip), type (coloured type label), hand (handwritten),
+    old (buff or tan paper with faint pencil or brown ink, nearly the sheet's tone). border: printed rules
+    around it (None: at random)."""
     cls = TYPE_LABEL if kind == "type" else LABEL
     old = kind == "old"
     if old and paper_bgr is None:
