@@ -204,7 +204,8 @@ def test_big_tilts_are_a_minority_and_reach_45_degrees() -> None:
 
 
 def test_generated_frames_are_reproducible_across_kinds() -> None:
-    for seed in range(12):
+    # 25 and 31 are sheets shot at a large tilt
+    for seed in [*range(12), 25, 31]:
         kind = "herbarium_sheet" if seed % 3 else "microscope_slide"
         a, b = generate(seed, kind, 256), generate(seed, kind, 256)
         assert a.image.tobytes() == b.image.tobytes() and a.mask.tobytes() == b.mask.tobytes()
