@@ -1,22 +1,22 @@
 """Audit throughput: `specimen-edge audit` on a local Ray against a plain loop of `check`, same frames.
 
-    python -m bench.audit [--frames 1000] [--distinct 50] [--long-side 2000] [--full-res 40]
-                          [--overhead-frames 200] [--node-cores 16]
+    python -m bench.audit [--frames 1000] [--chunks 4] [--distinct 50] [--long-side 2000] [--full-res 40]
+                          [--node-cores 16]
 
 Generated herbarium sheets (the synthetic generator; some without a colour chart, some out of
 focus), `--distinct` different ones copied to `--frames` files in ten top-level folders, judged by
-the bundled segmenter on ONNX Runtime:
+the bundled segmenter on ONNX Runtime: `check --json` over the files, one process (the plain loop),
+and `audit` on a local Ray with one worker per CPU (the default) into a fresh results folder. The
+frames are taken in `--chunks` parts, each judged by `check` and then by `audit`, so that a change in
+what else the machine runs weighs on both alike; then the same on `--full-res` copies of the bundled
+24-26 MP samples.
 
-- `check --json` over every file, one process (the plain loop);
-- `audit` on a local Ray with one worker per CPU (the default), into a fresh results folder;
-- `audit` with one worker over the first `--overhead-frames` files: per frame, the steady-state
-  interval between rows minus `check`'s interval between verdicts is what Ray and the Parquet
-  writing add to a frame;
-- the same comparison on `--full-res` copies of the bundled 24-26 MP samples.
-
-Rates are measured end to end (start-up included) and steady-state (first to last verdict). The
-workers' resident memory is read from each worker process at the end. From the measured rate per
-core, a table projects 1 M and 10 M frames on 1, 8 and 64 nodes of `--node-cores` cores.
+Rates are measured end to end (start-up included) and steady-state (first to last verdict of each
+part). Ray's cost per frame is the time a worker spends between the end of one frame's pipeline and
+the start of the next (the gap between consecutive verdicts of one worker, less the next frame's own
+`timings_ms.total`), against the same gap in the `check` loop. The workers' resident memory is read
+from each worker process at the end of each part. From the measured rate per core, a table projects
+1 M and 10 M frames on 1, 8 and 64 nodes of `--node-cores` cores.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -33,6 +34,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import cv2
 
@@ -52,6 +54,9 @@ class Measured:
     wall_s: float
     steady_s: float  # first to last verdict
     pipeline_ms: float  # median of the verdicts' own timings_ms.total
+    gap_ms: float  # mean time between one frame's pipeline and the next's, per worker
+    cpu_ms: float = float("nan")  # processor time per frame, every process of the run together
+    steady_cpu_ms: float = float("nan")  # the same from the first batch back to the last (no start-up)
 
     @property
     def rate(self) -> float:
@@ -70,10 +75,30 @@ def _stamp(text: str) -> float:
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").timestamp()
 
 
-def _measured(verdicts: list[dict[str, object]], wall_s: float) -> Measured:
+def _measured(verdicts: list[dict[str, Any]], wall_s: float, workers: list[str] | None = None) -> Measured:
+    """`workers[i]` names the worker of `verdicts[i]` (None: one process judged them all, in turn)."""
     stamps = sorted(_stamp(str(v["processed_at"])) for v in verdicts)
-    totals = [float(v["timings_ms"]["total"]) for v in verdicts]  # type: ignore[index]
-    return Measured(len(verdicts), wall_s, stamps[-1] - stamps[0], statistics.median(totals))
+    totals = [float(v["timings_ms"]["total"]) for v in verdicts]
+    streams: dict[str, list[tuple[float, float]]] = {}
+    for i, v in enumerate(verdicts):
+        streams.setdefault(workers[i] if workers else "", []).append((_stamp(str(v["processed_at"])), totals[i]))
+    gaps = []
+    for stream in streams.values():
+        stream.sort()
+        gaps += [(t - t_prev) * 1000 - total for (t_prev, _), (t, total) in zip(stream, stream[1:], strict=False)]
+    return Measured(len(verdicts), wall_s, stamps[-1] - stamps[0], statistics.median(totals),
+                    statistics.fmean(gaps) if gaps else float("nan"))
+
+
+def combined(parts: list[Measured]) -> Measured:
+    """Parts judged one after another, as one measurement: rates over the summed times."""
+    frames = sum(p.frames for p in parts)
+    return Measured(frames, sum(p.wall_s for p in parts),
+                    sum(p.steady_s for p in parts) * (frames - 1) / sum(p.frames - 1 for p in parts),
+                    statistics.median([p.pipeline_ms for p in parts]),
+                    sum(p.gap_ms * (p.frames - 1) for p in parts) / sum(p.frames - 1 for p in parts),
+                    sum(p.cpu_ms * p.frames for p in parts) / frames,
+                    statistics.fmean(p.steady_cpu_ms for p in parts))
 
 
 def make_frames(folder: Path, count: int, distinct: int, long_side: int) -> list[Path]:
@@ -105,14 +130,47 @@ def copy_samples(folder: Path, count: int) -> list[Path]:
     return files
 
 
+def cpu_seconds(who: int) -> float:
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
+
+
+def descendants_cpu_seconds(root: int) -> float:
+    """Processor time of every living process below `root` (Ray's processes and its workers)."""
+    parent: dict[int, int] = {}
+    spent: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        parent[int(entry.name)] = int(fields[1])
+        spent[int(entry.name)] = (int(fields[11]) + int(fields[12])) / tick
+    total = 0.0
+    for pid in spent:
+        ancestor = parent.get(pid, 0)
+        while ancestor > 1 and ancestor != root:
+            ancestor = parent.get(ancestor, 0)
+        if ancestor == root:
+            total += spent[pid]
+    return total
+
+
 def run_check(files: list[Path]) -> Measured:
     started = time.monotonic()
+    cpu = cpu_seconds(resource.RUSAGE_CHILDREN)
     p = subprocess.run([sys.executable, "-m", "edge", "check", "--json", "--no-progress", *map(str, files)],
                        capture_output=True, text=True, timeout=7200)
     wall = time.monotonic() - started
     verdicts = [json.loads(line) for line in p.stdout.splitlines()]
     assert len(verdicts) == len(files), p.stderr[-2000:]
-    return _measured(verdicts, wall)
+    measured = _measured(verdicts, wall)
+    measured.cpu_ms = 1000 * (cpu_seconds(resource.RUSAGE_CHILDREN) - cpu) / len(files)
+    return measured
 
 
 def run_audit_measured(files: list[Path], out: Path, workers: int | None) -> tuple[Measured, list[dict[str, float]],
@@ -125,12 +183,26 @@ def run_audit_measured(files: list[Path], out: Path, workers: int | None) -> tup
     settings = load_settings()
     started = time.monotonic()
     frames = expand_sources([str(f) for f in files], settings.watch)
+    # this process drives; Ray's processes and the workers, all started by it, are read after each batch
+    samples: list[tuple[int, float, float]] = []  # (frames judged, this process, Ray's processes)
+
+    def sample(judged: int) -> None:
+        samples.append((judged, cpu_seconds(resource.RUSAGE_SELF), descendants_cpu_seconds(os.getpid())))
+
+    cpu = cpu_seconds(resource.RUSAGE_SELF)
     with open(os.devnull, "w") as quiet:
-        run = run_audit(frames, settings, out, workers=workers, stream=quiet)
+        run = run_audit(frames, settings, out, workers=workers, stream=quiet, on_batch=sample)
+    cpu = cpu_seconds(resource.RUSAGE_SELF) - cpu + samples[-1][2]
     wall = time.monotonic() - started
-    verdicts = [json.loads(v) for v in ResultStore(out).read(["verdict_json"]).column("verdict_json").to_pylist()]
+    table = ResultStore(out).read(["verdict_json", "worker"])
+    verdicts = [json.loads(v) for v in table.column("verdict_json").to_pylist()]
     assert len(verdicts) == len(files) and run.judged == len(files)
-    return _measured(verdicts, wall), run.worker_memory, run.workers
+    measured = _measured(verdicts, wall, table.column("worker").to_pylist())
+    measured.cpu_ms = 1000 * cpu / len(files)
+    (n0, self0, ray0), (n1, self1, ray1) = samples[0], samples[-1]
+    if n1 > n0:
+        measured.steady_cpu_ms = 1000 * (self1 - self0 + ray1 - ray0) / (n1 - n0)
+    return measured, run.worker_memory, run.workers
 
 
 def projection(rate_per_core: float, node_cores: int) -> list[str]:
@@ -148,46 +220,53 @@ def projection(rate_per_core: float, node_cores: int) -> list[str]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--frames", type=int, default=1000)
+    parser.add_argument("--chunks", type=int, default=4, help="parts judged by check then audit in turn")
     parser.add_argument("--distinct", type=int, default=50, help="different generated sheets among the frames")
     parser.add_argument("--long-side", type=int, default=2000, help="pixels on the long side of a generated frame")
-    parser.add_argument("--overhead-frames", type=int, default=200, help="frames of the one-worker audit")
     parser.add_argument("--full-res", type=int, default=40, help="copies of the 24-26 MP samples (0: none)")
     parser.add_argument("--node-cores", type=int, default=16, help="cores of a node in the projection")
     parser.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md alone")
     args = parser.parse_args()
     cores = os.cpu_count() or 1
+    load_before = os.getloadavg()
+    checks: list[Measured] = []
+    audits: list[Measured] = []
+    memory: list[dict[str, float]] = []
+    workers = 0
     with tempfile.TemporaryDirectory(prefix="bench-audit-") as tmp:
         root = Path(tmp)
         t0 = time.monotonic()
         files = make_frames(root / "collection", args.frames, args.distinct, args.long_side)
         print(f"{len(files)} frames generated in {time.monotonic() - t0:.0f} s", file=sys.stderr)
-        check = run_check(files)
-        print(f"check: {check}", file=sys.stderr)
-        audit, memory, workers = run_audit_measured(files, root / "out", None)
-        print(f"audit: {audit}, {workers} workers, memory {memory}", file=sys.stderr)
-        subset = files[: args.overhead_frames]
-        check_one = run_check(subset)
-        audit_one, _, _ = run_audit_measured(subset, root / "out-one", 1)
-        print(f"one worker: check {check_one}, audit {audit_one}", file=sys.stderr)
+        size = -(-len(files) // args.chunks)
+        for k in range(0, len(files), size):
+            part = files[k:k + size]
+            checks.append(run_check(part))
+            measured, part_memory, workers = run_audit_measured(part, root / f"out-{k}", None)
+            audits.append(measured)
+            memory += part_memory
+            print(f"frames {k}-{k + len(part) - 1}: check {checks[-1]}\n  audit {audits[-1]}, {part_memory}",
+                  file=sys.stderr)
         full: tuple[Measured, Measured] | None = None
         if args.full_res:
             big = copy_samples(root / "full", args.full_res)
             full = (run_check(big), run_audit_measured(big, root / "out-full", None)[0])
             print(f"24 MP: check {full[0]}, audit {full[1]}", file=sys.stderr)
-
-    overhead_ms = audit_one.interval_ms - check_one.interval_ms
+    load_after = os.getloadavg()
+    check, audit = combined(checks), combined(audits)
     rate_per_core = audit.steady_rate / cores
-    rss = [m["rss_mib"] for m in memory]
-    peak = [m["peak_mib"] for m in memory]
     body = [
-        f"Command: `python -m bench.audit --frames {args.frames} --distinct {args.distinct} --long-side "
-        f"{args.long_side} --overhead-frames {args.overhead_frames} --full-res {args.full_res}`",
+        f"Command: `python -m bench.audit --frames {args.frames} --chunks {args.chunks} --distinct {args.distinct} "
+        f"--long-side {args.long_side} --full-res {args.full_res}`",
         "",
         f"{args.frames} generated herbarium sheets ({args.distinct} different ones, {args.long_side} px on the long "
         f"side, JPEG), bundled segmenter on ONNX Runtime (CPU), default configuration. `check` is one process "
         f"judging the files in turn; `audit` runs on a local Ray started by the command with one worker per CPU "
-        f"({workers} here), batches of 16 frames, a Parquet part per batch. End to end includes start-up (model "
-        f"load; for `audit` also Ray and its workers); steady state runs from the first verdict to the last.",
+        f"({workers} here), batches of 16 frames, a Parquet part per batch. The frames were judged in "
+        f"{len(checks)} parts, each by `check` and then by `audit`. End to end includes start-up (model load; for "
+        f"`audit` also Ray and its workers, once per part); steady state runs from the first verdict of a part to "
+        f"its last. Load average (1 min) {load_before[0]:.1f} before and {load_after[0]:.1f} after: other work "
+        f"shared the machine's {cores} cores during the run.",
         "",
         "| frames | `check` loop frames/s: end to end / steady | `audit` frames/s: end to end / steady | "
         "audit / check (steady) | median pipeline ms per frame: check / audit |",
@@ -202,16 +281,24 @@ def main() -> int:
                     f"{full[1].rate:.2f} / {full[1].steady_rate:.2f} | "
                     f"**{full[1].steady_rate / full[0].steady_rate:.2f}** | "
                     f"{full[0].pipeline_ms:.0f} / {full[1].pipeline_ms:.0f} |")
+    per_part = ", ".join(f"{c.steady_rate:.2f} / {a.steady_rate:.2f}" for c, a in zip(checks, audits, strict=True))
     body += [
         "",
-        f"Ray's cost per frame, one worker against `check` on the first {len(subset)} frames (steady state, "
-        f"interval between verdicts): {audit_one.interval_ms:.1f} ms against {check_one.interval_ms:.1f} ms, "
-        f"**{overhead_ms:+.1f} ms per frame** (scheduling, moving rows to the driver, Parquet). Start-up: "
-        f"`check` {check_one.wall_s - check_one.steady_s:.1f} s, `audit` {audit_one.wall_s - audit_one.steady_s:.1f} s "
-        f"before the first verdict (Ray, a worker, the model).",
+        f"Steady frames/s per part, check / audit: {per_part}.",
         "",
-        f"Worker memory at the end of the {args.frames}-frame run (resident / peak, MiB): "
-        + ", ".join(f"{r:.0f} / {p:.0f}" for r, p in zip(rss, peak, strict=True)) + ".",
+        f"Ray's cost per frame: a worker spends **{audit.gap_ms:.1f} ms** per frame outside the pipeline (between "
+        f"one frame's verdict and the start of the next: rows, Parquet, Ray's calls), against "
+        f"{check.gap_ms:.1f} ms in the `check` loop (printing the verdict), **{audit.gap_ms - check.gap_ms:+.1f} ms "
+        f"per frame**. Start-up before the first verdict: `check` "
+        f"{statistics.median(c.wall_s - c.steady_s for c in checks):.1f} s, `audit` "
+        f"{statistics.median(a.wall_s - a.steady_s for a in audits):.1f} s (Ray, the workers, the model), "
+        f"medians over the parts. Processor time per frame, every process together (start-up included): "
+        f"`check` {check.cpu_ms:.0f} ms, `audit` {audit.cpu_ms:.0f} ms (the command, Ray's own processes and "
+        f"the workers), **{audit.cpu_ms - check.cpu_ms:+.0f} ms per frame**; from the first batch back to the "
+        f"last, without Ray's start-up, `audit` {audit.steady_cpu_ms:.0f} ms per frame.",
+        "",
+        "Worker memory at the end of each part (resident / peak, MiB): "
+        + ", ".join(f"{m['rss_mib']:.0f} / {m['peak_mib']:.0f}" for m in memory) + ".",
         "",
         f"**Projection, not a measurement.** The steady audit rate here is {audit.steady_rate:.2f} frames/s on "
         f"{cores} cores, {rate_per_core:.2f} frames/s per core for {args.long_side} px frames"

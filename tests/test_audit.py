@@ -266,6 +266,14 @@ def test_two_node_cluster_survives_a_dead_node(tmp_path: Path, sheets: list[Path
     assert not [r for r in rows if r["verdict"] == "error"]  # the dead node's batches were redone
 
 
+def test_workers_that_cannot_start_stop_the_job_with_the_reason(tmp_path: Path, sheets: list[Path]) -> None:
+    config = tmp_path / "station.yaml"
+    config.write_text(yaml.safe_dump({"segmenter": {"model": str(tmp_path / "absent.onnx")}}))
+    p = audit(str(sheets[0]), "--out", str(tmp_path / "out"), "--workers", "1", "--config", str(config), timeout=120)
+    assert p.returncode == 1, p.stderr
+    assert "workers could not start" in p.stderr and "absent.onnx" in p.stderr and "Traceback" not in p.stderr
+
+
 def test_sources_folder_list_and_glob(tmp_path: Path, sheets: list[Path]) -> None:
     watch = load_settings().watch
     files = make_collection(tmp_path / "col", sheets[:2])

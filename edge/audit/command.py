@@ -17,8 +17,9 @@ def add_audit_command(subparsers: Any) -> None:
         "audit", help="judge a whole collection of existing frames on Ray, into Parquet and a summary",
         description="Judge every frame under the sources with the same pipeline as `check`, on a local Ray or "
                     "a Ray cluster; one Parquet row per frame in DIR, then DIR/summary.md and DIR/summary.html. "
-                    "Exit 0 when every listed frame has its row (whatever the verdicts), 2 on a usage or "
-                    "configuration error, 130 when interrupted (--resume goes on from there).")
+                    "Exit 0 when every listed frame has its row (whatever the verdicts), 1 when Ray or its workers "
+                    "could not be started, 2 on a usage or configuration error, 130 when interrupted (--resume "
+                    "goes on from there).")
     audit.add_argument("sources", nargs="*", metavar="SOURCE",
                        help="a folder (read recursively), a text file listing paths, a glob, or an image file")
     audit.add_argument("--out", metavar="DIR", required=True, help="results folder (Parquet files and the summary)")
@@ -74,7 +75,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
         print(f"specimen-edge audit: {exc}", file=sys.stderr)
         return EXIT_USAGE
     try:
-        from edge.audit.runner import run_audit
+        from edge.audit.runner import WorkersFailed, run_audit
     except ImportError as exc:
         return _missing_extra(exc)
     show_progress = sys.stderr.isatty() if args.progress is None else args.progress
@@ -83,6 +84,10 @@ def cmd_audit(args: argparse.Namespace) -> int:
                         batch_size=args.batch_size, show_progress=show_progress)
     except (ConnectionError, TimeoutError) as exc:
         print(f"specimen-edge audit: cannot reach Ray at {args.ray or 'a local instance'}: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except WorkersFailed as exc:
+        print(f"specimen-edge audit: {exc}\nwhat was judged is kept in {out}; --resume goes on from there",
+              file=sys.stderr)
         return EXIT_FAILED
     if run.interrupted:
         print(f"specimen-edge audit: interrupted after {run.judged} frames; run again with --resume to judge "

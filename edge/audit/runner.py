@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import ray
-from ray.exceptions import RayError
+from ray.exceptions import RayActorError, RayError
 
 from edge.audit.rows import rows_table, unjudged_verdict, verdict_row
 from edge.audit.sources import Frame
@@ -42,6 +42,8 @@ CALLS_PER_WORKER = 2
 BATCH_TRIES = 2
 WORKER_RESTARTS = 4
 WORKER_CALL_RETRIES = 1
+# new workers started, per worker slot, once Ray's own restarts of a worker are spent
+WORKER_REPLACEMENTS = 4
 
 
 @dataclass
@@ -104,16 +106,25 @@ def judge_frames(frames: Sequence[Frame], settings: Settings, store: ResultStore
                  workers: int, batch_size: int, progress: CheckProgress,
                  on_batch: Callable[[int], None] | None = None) -> None:
     """Judge `frames` on `workers` actors, writing each batch's rows as it returns."""
+    gpus = gpus_per_worker(settings)
+    if gpus and ray.cluster_resources().get("GPU", 0) < gpus:
+        # a worker asking for a GPU no machine has would wait for one for ever
+        raise WorkersFailed(f"segmenter.backend {settings.segmenter.backend} runs on a GPU and the Ray cluster "
+                            "has none")
     # actor handles are typed loosely: their methods gain `.remote` at run time
     actor_class: Any = ray.remote(RayAuditWorker).options(
-        num_cpus=1, num_gpus=gpus_per_worker(settings), max_restarts=WORKER_RESTARTS,
+        num_cpus=1, num_gpus=gpus, max_restarts=WORKER_RESTARTS,
         max_task_retries=WORKER_CALL_RETRIES, scheduling_strategy="SPREAD")
     actors: list[Any] = [actor_class.remote(settings, run.run) for _ in range(workers)]
     run.workers = workers
-    model: ModelInfo = ray.get(actors[0].model.remote())
+    try:
+        model: ModelInfo = ray.get(actors[0].model.remote())
+    except RayActorError as exc:
+        raise WorkersFailed(f"the workers could not start: {_reason(exc)}") from exc
     queue = deque(Batch(list(frames[i:i + batch_size])) for i in range(0, len(frames), batch_size))
-    in_flight: dict[Any, tuple[Batch, int]] = {}
+    in_flight: dict[Any, tuple[Batch, int, Any]] = {}
     load = [0] * workers
+    replacements = [0] * workers
     seq = 0
     try:
         while queue or in_flight:
@@ -121,15 +132,21 @@ def judge_frames(frames: Sequence[Frame], settings: Settings, store: ResultStore
                 slot = load.index(min(load))
                 batch = queue.popleft()
                 batch.tries += 1
-                in_flight[actors[slot].judge.remote(batch.frames)] = (batch, slot)
+                in_flight[actors[slot].judge.remote(batch.frames)] = (batch, slot, actors[slot])
                 load[slot] += 1
             ready, _ = ray.wait(list(in_flight), num_returns=1, timeout=1.0)
             for ref in ready:
-                batch, slot = in_flight.pop(ref)
+                batch, slot, actor = in_flight.pop(ref)
                 load[slot] -= 1
                 try:
                     rows = ray.get(ref)
                 except RayError as exc:
+                    if isinstance(exc, RayActorError) and actor is actors[slot] and _is_dead(actor):
+                        # Ray's restarts of this worker are spent: a new one takes its place
+                        if replacements[slot] >= WORKER_REPLACEMENTS:
+                            raise WorkersFailed(f"worker {slot + 1} kept dying: {_reason(exc)}") from exc
+                        replacements[slot] += 1
+                        actors[slot] = actor_class.remote(settings, run.run)
                     rows = retry_or_give_up(batch, exc, queue, settings, model, run.run)
                     if not rows:
                         continue
@@ -149,12 +166,33 @@ def judge_frames(frames: Sequence[Frame], settings: Settings, store: ResultStore
             ray.kill(actor)
 
 
+class WorkersFailed(RuntimeError):
+    """No worker could be kept running: the job cannot go on."""
+
+
+def _reason(exc: BaseException) -> str:
+    """The last line of Ray's report: the worker's own exception, after its traceback."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[-1] if lines else type(exc).__name__
+
+
+def _is_dead(actor: Any) -> bool:
+    """Has Ray given up on this worker (as opposed to restarting it)?"""
+    try:
+        ray.get(actor.model.remote(), timeout=30)
+    except RayActorError:
+        return True
+    except ray.exceptions.GetTimeoutError:
+        return False
+    return False
+
+
 def retry_or_give_up(batch: Batch, exc: RayError, queue: deque[Batch], settings: Settings, model: ModelInfo,
                      run: str) -> list[dict[str, Any]]:
     """A batch whose call failed: tried again, then frame by frame; a frame that fails alone as often
     gets an `error` row. Returns the rows to write now."""
     log.warning("a batch of %d frame(s) failed on its worker (%s): %s", len(batch.frames), type(exc).__name__,
-                str(exc).splitlines()[0] if str(exc) else "")
+                _reason(exc))
     if batch.tries < BATCH_TRIES:
         queue.appendleft(batch)
         return []
