@@ -291,6 +291,9 @@ def test_sources_folder_list_and_glob(tmp_path: Path, sheets: list[Path]) -> Non
         expand_sources([str(tmp_path / "absent")], watch)
     with pytest.raises(SourceError):
         expand_sources([str(tmp_path / "*.tif")], watch)
+    (tmp_path / "scan.bmp").write_bytes(bytes(range(256)))  # not a frame, not a list
+    with pytest.raises(SourceError, match="nor a list of paths"):
+        expand_sources([str(tmp_path / "scan.bmp")], watch)
 
 
 def _verdict(path: str, verdict: str, reasons: list[str], processed_at: str) -> dict[str, Any]:

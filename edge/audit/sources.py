@@ -60,7 +60,12 @@ def _expand(source: str, rules: WatchSettings) -> Iterable[Frame]:
         yield _frame(path.absolute(), path.absolute().parent.name)
         return
     if path.is_file():
-        for line in path.read_text().splitlines():
+        try:
+            text = path.read_text()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise SourceError(f"{source}: neither an image with one of the extensions {' '.join(rules.extensions)} "
+                              f"nor a list of paths ({exc})") from None
+        for line in text.splitlines():
             entry = line.strip()
             if not entry or entry.startswith("#"):
                 continue
