@@ -8,6 +8,7 @@ strings, `0755` and `22:30` stay strings, and only `true`/`false` are booleans.
 
 from __future__ import annotations
 
+import io
 import os
 import re
 from importlib import resources
@@ -56,8 +57,11 @@ _StrictLoader.add_constructor("tag:yaml.org,2002:int", lambda loader, node: int(
 _StrictLoader.add_constructor("tag:yaml.org,2002:float", lambda loader, node: float(_scalar(loader, node)))
 
 
-def parse_yaml(text: str) -> Any:
-    return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+def parse_yaml(text: str, name: str | None = None) -> Any:
+    """`name` (the file) is what a syntax error names, instead of "<unicode string>"."""
+    stream = io.StringIO(text)
+    stream.name = name or "<configuration>"
+    return yaml.load(stream, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
 
 
 class WatchSettings(_Strict):
@@ -366,7 +370,7 @@ def load_settings(path: str | Path | None = None, overrides: dict[str, Any] | No
         except OSError as exc:
             raise ConfigError(f"{p}: cannot read configuration: {exc.strerror or exc}") from exc
         try:
-            data = parse_yaml(text)
+            data = parse_yaml(text, str(p))
         except yaml.YAMLError as exc:
             raise ConfigError(f"{p}: not valid YAML: {exc}") from exc
         if data is None:

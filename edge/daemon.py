@@ -87,14 +87,16 @@ class Counters:
                          "processed_at": verdict["processed_at"]}
 
     def hourly(self) -> tuple[int, float]:
-        """Frames in the last hour and the share of them sent back, in percent."""
+        """Frames in the last hour, and the share of the judged ones sent back, in percent: an
+        unreadable file is no frame of the photographer's, so neither a retake nor part of the base."""
         cutoff = time.time() - 3600
         with self.lock:
             while self.recent and self.recent[0][0] < cutoff:
                 self.recent.popleft()
             count = len(self.recent)
-            bad = sum(1 for _, v in self.recent if v != "accept")
-        return count, round(100.0 * bad / count, 1) if count else 0.0
+            judged = sum(1 for _, v in self.recent if v != "error")
+            retakes = sum(1 for _, v in self.recent if v == "retake")
+        return count, round(100.0 * retakes / judged, 1) if judged else 0.0
 
     def snapshot(self) -> tuple[dict[str, int], dict[str, int], dict[str, Any] | None, int]:
         """Frames by verdict, reasons, the last verdict and the total, read consistently."""

@@ -188,3 +188,12 @@ def test_inline_password_in_a_file_is_refused(tmp_path: Path, text: str, key: st
 def test_http_port_out_of_range_is_a_configuration_error(tmp_path: Path, listen: str) -> None:
     with pytest.raises(ConfigError, match="http.listen: .*port must be between 0 and 65535"):
         load_settings(write(tmp_path, f"http:\n  enabled: true\n  listen: '{listen}'\n"))
+
+
+def test_a_yaml_syntax_error_names_the_file_and_the_line(tmp_path: Path) -> None:
+    path = write(tmp_path, "station: herbarium-1\nwatch: [hotfolder\nprofile: herbarium_sheet\n")
+    with pytest.raises(ConfigError) as err:
+        load_settings(path)
+    message = str(err.value)
+    assert "<unicode string>" not in message
+    assert f'in "{path}", line 2' in message

@@ -95,9 +95,9 @@ class OutboxSink(threading.Thread):
                 self._failures += 1
                 finished = False
             if self._failures and not finished:
-                log.warning("%s: delivery failed (%s); retrying in %.1f s", self.sink, self.last_error,
-                            self.backoff_s())
-                self._stop_event.wait(self.backoff_s())
+                delay = self.backoff_s()  # drawn once: the wait is the one the log line announces
+                log.warning("%s: delivery failed (%s); retrying in %.1f s", self.sink, self.last_error, delay)
+                self._stop_event.wait(delay)
             elif not finished:
                 continue
             else:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import queue
+import random
 import ssl
 import threading
 import time
@@ -35,6 +36,19 @@ _MAX_IN_FLIGHT = 100
 _RESEND_AFTER_S = 60.0
 # Not connected for this long (with no error to tell) is worth reporting: more than a reconnect.
 _DISCONNECTED_REPORTED_AFTER_S = 30.0
+# How often the retained state is looked at; it is published again only when it has changed.
+STATE_CHECK_S = 10.0
+# parts of the state that change by themselves with time: no reason to publish it again
+_VOLATILE_STATE_KEYS = ("updated_at", "uptime_s")
+RECONNECT_MAX_S = 30
+
+
+def reconnect_delay_s(attempt: int, rng: random.Random | None = None) -> int:
+    """Seconds before reconnect attempt `attempt` (1, 2, ...): exponential up to RECONNECT_MAX_S, drawn
+    at random below that bound ("full jitter"), so the stations of a line do not all come back to a
+    restarted broker in the same second."""
+    bound = min(RECONNECT_MAX_S, 2 ** min(max(attempt, 1), 16))
+    return (rng or random).randint(1, bound)
 
 
 def topic(prefix: str, station: str, leaf: str) -> str:
@@ -83,6 +97,8 @@ class MqttPublisher(threading.Thread):
         self._acks: queue.SimpleQueue[int] = queue.SimpleQueue()
         self._in_flight: dict[int, tuple[int, float]] = {}  # mid -> (outbox seq, sent at)
         self._in_flight_seqs: set[int] = set()
+        self._last_state: dict[str, Any] | None = None  # what the state topic holds, less _VOLATILE_STATE_KEYS
+        self._reconnect_attempts = 0
         self._client = self._make_client(password, client_id)
 
     def _make_client(self, password: str | None, client_id: str) -> mqtt.Client:
@@ -95,7 +111,7 @@ class MqttPublisher(threading.Thread):
         if self.target.tls:
             client.tls_set(ca_certs=self.broker.ca_file, certfile=self.broker.cert_file,
                            keyfile=self.broker.key_file, cert_reqs=ssl.CERT_REQUIRED)
-        client.reconnect_delay_set(min_delay=1, max_delay=30)
+        client.reconnect_delay_set(min_delay=1, max_delay=RECONNECT_MAX_S)
         client.max_inflight_messages_set(_MAX_IN_FLIGHT)
         client.on_connect = self._on_connect
         client.on_connect_fail = self._on_connect_fail
@@ -122,6 +138,7 @@ class MqttPublisher(threading.Thread):
             return
         self.last_error = None
         self._disconnected_since = None
+        self._reconnect_attempts = 0
         log.info("MQTT %s connected to %s:%d", self.sink, self.target.host, self.target.port)
         self.connected.set()
         self.state_changed.set()
@@ -130,13 +147,23 @@ class MqttPublisher(threading.Thread):
     def _on_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
         if self.last_error is None:  # keep the first attempt's explanation (a TLS or port problem)
             self.last_error = f"cannot connect to the broker {self.target.host}:{self.target.port}"
+        self._schedule_reconnect(client)
 
     def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason_code: Any,
                        properties: Any) -> None:
-        if self.connected.is_set():
+        if self._stop_event.is_set():
+            log.info("MQTT %s disconnected", self.sink)  # our own clean stop: nothing to reconnect
+        elif self.connected.is_set():
             log.warning("MQTT %s disconnected (%s); reconnecting", self.sink, reason_code)
             self._disconnected_since = time.monotonic()
+            self._schedule_reconnect(client)
         self.connected.clear()
+
+    def _schedule_reconnect(self, client: mqtt.Client) -> None:
+        """paho waits min_delay before its next attempt (its own back-off has no jitter)."""
+        self._reconnect_attempts += 1
+        delay = reconnect_delay_s(self._reconnect_attempts)
+        client.reconnect_delay_set(min_delay=delay, max_delay=delay)
 
     def _on_publish(self, client: mqtt.Client, userdata: Any, mid: int, reason_code: Any,
                     properties: Any) -> None:
@@ -219,14 +246,19 @@ class MqttPublisher(threading.Thread):
             self._in_flight[info.mid] = (msg.seq, time.monotonic())
             self._in_flight_seqs.add(msg.seq)
 
-    def publish_state(self) -> None:
+    def publish_state(self, force: bool = True) -> None:
+        """Publish the retained state; unless forced, only when it differs from what the topic holds."""
         if self.state_provider is None or self.state_topic is None or not self.connected.is_set():
             return
-        payload = json.dumps(self.state_provider(), separators=(",", ":"))
-        self._client.publish(self.state_topic, payload, qos=1, retain=True)
+        state = self.state_provider()
+        essence = {key: value for key, value in state.items() if key not in _VOLATILE_STATE_KEYS}
+        if not force and essence == self._last_state:
+            return
+        self._client.publish(self.state_topic, json.dumps(state, separators=(",", ":")), qos=1, retain=True)
+        self._last_state = essence
 
     def run(self) -> None:
-        last_state = 0.0
+        last_check = time.monotonic()
         while not self._stop_event.is_set():
             self.wake.wait(1.0)
             self.wake.clear()
@@ -235,10 +267,14 @@ class MqttPublisher(threading.Thread):
                 if self.connected.is_set():
                     self._forget_stale()
                     self._send_pending()
-                    if self.state_changed.is_set() or time.monotonic() - last_state > 10:
+                    if self.state_changed.is_set():
                         self.state_changed.clear()
                         self.publish_state()
-                        last_state = time.monotonic()
+                        last_check = time.monotonic()
+                    elif time.monotonic() - last_check > STATE_CHECK_S:
+                        # the hour's window, queue and outbox move without any event telling us
+                        self.publish_state(force=False)
+                        last_check = time.monotonic()
             except Exception:
                 log.exception("MQTT %s publisher error; retrying", self.sink)
 

@@ -27,7 +27,6 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 from edge.config import ConfigError
-from edge.station.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from edge.station.metrics import StationMetrics
 from edge.station.thumbnail import CLASS_COLOURS, FAILING_COLOUR, render_thumbnail
 
@@ -69,6 +68,12 @@ def verdict_summary(verdict: Mapping[str, Any]) -> dict[str, Any]:
         "barcodes": [{"text": b.get("text"), "format": b.get("format")} for b in verdict.get("barcodes", [])],
         "total_ms": verdict.get("timings_ms", {}).get("total"),
     }
+
+
+def sse_message(event: str, data: Mapping[str, Any], event_id: str | None = None) -> bytes:
+    """One Server-Sent Event; with an id, a reconnecting screen can say what it saw last."""
+    head = f"id: {event_id}\n" if event_id else ""
+    return f"{head}event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
 
 
 class _Client:
@@ -217,15 +222,28 @@ class StationServer:
             self._verdicts[verdict["id"]] = verdict
             while len(self._verdicts) > HISTORY_LENGTH:
                 self._verdicts.popitem(last=False)
-        self._broadcast("verdict", {**summary, "stats": self.stats()})
+        self._broadcast("verdict", {**summary, "stats": self.stats()}, event_id=summary["id"])
         return summary
 
-    def _broadcast(self, event: str, data: Mapping[str, Any]) -> None:
-        message = f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
+    def _broadcast(self, event: str, data: Mapping[str, Any], event_id: str | None = None) -> None:
+        message = sse_message(event, data, event_id)
         with self._lock:
             clients = list(self._clients)
         for client in clients:
             client.offer(message)
+
+    def missed_since(self, last_event_id: str | None) -> list[bytes]:
+        """The verdict events after `last_event_id`, oldest first, for a screen that reconnects
+        (EventSource sends the id of the last event it saw); nothing when that id is unknown."""
+        if not last_event_id:
+            return []
+        with self._lock:
+            history = list(self.history)
+        ids = [item["id"] for item in history]
+        if last_event_id not in ids:
+            return []  # older than the history: the screen reloads /state.json on every connect anyway
+        newer = history[:ids.index(last_event_id)]
+        return [sse_message("verdict", item, item["id"]) for item in reversed(newer)]
 
     # -- what the endpoints serve ------------------------------------------------------------
     def daemon_state(self) -> dict[str, Any]:
@@ -259,9 +277,9 @@ class StationServer:
                 "model": self.model(), "latest": history[0] if history else None, "history": history,
                 "class_colours": CLASS_COLOURS, "failing_colour": FAILING_COLOUR}
 
-    def metrics_text(self) -> str:
+    def metrics_exposition(self, accept: str | None) -> tuple[bytes, str]:
         ready = self.daemon.ready.is_set() and not self.daemon.health()
-        return self.metrics.render(self.daemon_state(), self.model(), ready)
+        return self.metrics.exposition(self.daemon_state(), self.model(), ready, accept)
 
     def thumbnail(self, verdict_id: str | None) -> bytes | None:
         with self._lock:
@@ -322,7 +340,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("X-Content-Type-Options", "nosniff")
         self.send_header("Content-Security-Policy", _CONTENT_SECURITY_POLICY)
         self.end_headers()
-        self.wfile.write(body)
+        if self.command != "HEAD":
+            self.wfile.write(body)
 
     def _json(self, document: Any, status: HTTPStatus = HTTPStatus.OK) -> None:
         self._send(status, json.dumps(document, separators=(",", ":")).encode(), "application/json")
@@ -334,7 +353,7 @@ class _Handler(BaseHTTPRequestHandler):
             "/": lambda: self._send(HTTPStatus.OK, station.page, "text/html; charset=utf-8"),
             "/index.html": lambda: self._send(HTTPStatus.OK, station.page, "text/html; charset=utf-8"),
             "/state.json": lambda: self._json(station.state_document()),
-            "/metrics": lambda: self._send(HTTPStatus.OK, station.metrics_text().encode(), METRICS_CONTENT_TYPE),
+            "/metrics": self._metrics,
             "/healthz": self._health,
             "/thumbnail.jpg": lambda: self._thumbnail(parse_qs(url.query).get("id", [None])[0]),
             "/events": self._events,
@@ -347,6 +366,14 @@ class _Handler(BaseHTTPRequestHandler):
                 route()
         except OSError:
             pass  # the screen went away, or stopped reading, mid-answer; nothing to tell it
+
+    def _metrics(self) -> None:
+        body, content_type = self.server.station.metrics_exposition(self.headers.get("Accept"))
+        self._send(HTTPStatus.OK, body, content_type)
+
+    def do_HEAD(self) -> None:
+        """What GET answers, headers only (uptime checkers and scrapers probe with HEAD)."""
+        self.do_GET()
 
     def _health(self) -> None:
         daemon = self.server.station.daemon
@@ -371,7 +398,11 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Cache-Control", "no-store")
             self.send_header("X-Accel-Buffering", "no")  # a reverse proxy must not hold events back
             self.end_headers()
+            if self.command == "HEAD":
+                return
             self.wfile.write(b"retry: 2000\n: connected\n\n")
+            for missed in station.missed_since(self.headers.get("Last-Event-ID")):
+                self.wfile.write(missed)
             self.wfile.flush()
             while not client.dropped and not station.stopping:
                 try:

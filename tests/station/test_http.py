@@ -29,12 +29,13 @@ from tests.station.test_metrics import parse_exposition, sample
 class EventStream:
     """Reads /events on a thread of its own and keeps every event it receives."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, last_event_id: str | None = None) -> None:
         parts = urlsplit(url)
         self.connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=30)
-        self.connection.request("GET", "/events")
+        self.connection.request("GET", "/events", headers={"Last-Event-ID": last_event_id} if last_event_id else {})
         self.response = self.connection.getresponse()
         self.events: list[tuple[str, dict[str, Any]]] = []
+        self.raw: list[str] = []
         self.closed = threading.Event()
         self.thread = threading.Thread(target=self._read, daemon=True)
         self.thread.start()
@@ -44,6 +45,7 @@ class EventStream:
         try:
             for raw in self.response:
                 line = raw.decode().rstrip("\n")
+                self.raw.append(line)
                 if line.startswith("event:"):
                     event = line[6:].strip()
                 elif line.startswith("data:"):
@@ -86,7 +88,7 @@ def test_events_metrics_and_thumbnail_follow_a_dropped_frame(served: Served) -> 
     assert state["latest"]["id"] == event["id"] and [h["id"] for h in state["history"]] == [event["id"]]
 
     status, content_type, body = served.get("/metrics")
-    assert status == 200 and content_type.startswith("text/plain; version=0.0.4")
+    assert status == 200 and content_type.startswith("text/plain; version=0.0.4")  # what Prometheus 2 reads
     samples = parse_exposition(body.decode())
     assert sample(samples, "specimen_edge_frames_total", verdict="retake") == 1
     assert sample(samples, "specimen_edge_frames_total", verdict="accept") == 0
@@ -186,3 +188,41 @@ def served_status(running: Served) -> int:
     port = running.server.address[1]
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as response:
         return int(response.status)
+
+
+def test_head_answers_like_get_without_a_body(served: Served) -> None:
+    host, port = served.server.address
+    for path in ("/metrics", "/", "/healthz", "/state.json", "/events"):
+        connection = http.client.HTTPConnection(host, port, timeout=10)
+        connection.request("HEAD", path)
+        response = connection.getresponse()
+        assert response.status == 200, path
+        assert response.read() == b"", path
+        connection.close()
+    connection = http.client.HTTPConnection(host, port, timeout=10)
+    connection.request("HEAD", "/metrics")
+    response = connection.getresponse()
+    assert response.headers["Content-Type"].startswith("text/plain") and int(response.headers["Content-Length"]) > 0
+    connection.close()
+
+
+def test_a_reconnecting_screen_gets_the_verdicts_it_missed(served: Served) -> None:
+    stream = EventStream(served.url)
+    wait_for(lambda: served.server._clients, 5)
+    write_atomically(served.hot / "first.jpg", GOOD)
+    assert wait_for(lambda: stream.verdicts(), 15)
+    seen = stream.verdicts()[0]["id"]
+    raw = [line for line in stream.raw if line.startswith("id: ")]
+    assert raw == [f"id: {seen}"], "verdict events carry their id"
+    stream.connection.close()  # the screen loses its connection ...
+    wait_for(lambda: not served.server._clients, 5)
+    write_atomically(served.hot / "second.jpg", NO_CHART)
+    write_atomically(served.hot / "third.jpg", GOOD)
+    assert wait_for(lambda: len(served.server.history) == 3, 15)
+    # ... and comes back, saying what it saw last, as EventSource does
+    again = EventStream(served.url, last_event_id=seen)
+    assert wait_for(lambda: len(again.verdicts()) == 2, 5), again.events
+    assert [v["file"] for v in again.verdicts()] == ["second.jpg", "third.jpg"]
+    fresh = EventStream(served.url)  # a first connection gets no replay: it reads /state.json
+    time.sleep(0.5)
+    assert fresh.verdicts() == []

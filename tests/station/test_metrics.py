@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from edge.station.metrics import LATENCY_BUCKETS_S, StationMetrics, escape_label_value, format_labels
+from edge.station.metrics import LATENCY_BUCKETS_S, StationMetrics
 
 _SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)$')
 _LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
@@ -31,7 +31,7 @@ def parse_exposition(text: str) -> Samples:
         match = _SAMPLE.match(line)
         assert match, f"not a sample line: {line!r}"
         name, _, label_text, value = match.groups()
-        family = re.sub(r"_(bucket|sum|count)$", "", name) if name not in declared else name
+        family = re.sub(r"_(bucket|sum|count|total)$", "", name) if name not in declared else name
         assert family in declared, f"{name} has no TYPE line"
         labels = frozenset((k, bytes(v, "utf-8").decode("unicode_escape"))
                            for k, v in _LABEL.findall(label_text or ""))
@@ -88,9 +88,9 @@ def test_stage_histograms_are_cumulative_in_seconds() -> None:
     metrics.observe(verdict("error", total=0.0), at=0.0)  # an unreadable file has no stage times
     samples = parse_exposition(metrics.render({}, None, ready=True))
     buckets = {le: sample(samples, "specimen_edge_stage_duration_seconds_bucket", stage="segment", le=le)
-               for le in [*(repr(b) if not b.is_integer() else str(int(b)) for b in LATENCY_BUCKETS_S), "+Inf"]}
+               for le in [*(repr(float(b)) for b in LATENCY_BUCKETS_S), "+Inf"]}
     assert None not in buckets.values()
-    assert buckets["0.005"] == 1 and buckets["0.03"] == 3 and buckets["0.075"] == 4 and buckets["10"] == 4
+    assert buckets["0.005"] == 1 and buckets["0.03"] == 3 and buckets["0.075"] == 4 and buckets["10.0"] == 4
     assert buckets["+Inf"] == 5
     values = list(buckets.values())
     assert values == sorted(values), "buckets must be cumulative"
@@ -113,7 +113,23 @@ def test_gauges_and_model_info_from_the_daemon_state() -> None:
 
 
 def test_label_values_are_escaped() -> None:
-    assert escape_label_value('a"b\\c\nd') == 'a\\"b\\\\c\\nd'
-    line = "m" + format_labels({"sink": 'http:"odd"\nname'}) + " 1\n"
-    parsed = parse_exposition("# TYPE m gauge\n" + line)
-    assert sample(parsed, "m", sink='http:"odd"\nname') == 1
+    odd = 'http:"odd"\nname\\'
+    text = StationMetrics("s").render({"sinks": {odd: {"backlog": 4, "error": None}}}, None, ready=True)
+    assert sample(parse_exposition(text), "specimen_edge_sink_backlog", sink=odd) == 4
+
+
+def test_process_memory_and_cpu_are_exported() -> None:
+    samples = parse_exposition(StationMetrics("s").render({}, None, ready=True))
+    assert (sample(samples, "process_resident_memory_bytes") or 0) > 0
+    assert sample(samples, "process_cpu_seconds_total") is not None
+
+
+def test_overrides_are_counted_by_action_and_check() -> None:
+    metrics = StationMetrics("s")
+    metrics.observe_override("accept", ["blur", "colour_chart"])
+    metrics.observe_override("accept", ["blur"])
+    metrics.observe_override("wrong", ["unspecified"])
+    samples = parse_exposition(metrics.render({}, None, ready=True))
+    assert sample(samples, "specimen_edge_overrides_total", action="accept", check="blur") == 2
+    assert sample(samples, "specimen_edge_overrides_total", action="accept", check="colour_chart") == 1
+    assert sample(samples, "specimen_edge_overrides_total", action="wrong", check="unspecified") == 1
