@@ -142,8 +142,8 @@ class Daemon:
         if cfg.enabled:
             target, password = self._broker(cfg)
             prefix = cfg.topic_prefix
-            discovery = (lambda: discovery_messages(cfg.homeassistant.discovery_prefix, prefix, station)) \
-                if cfg.homeassistant.enabled else None
+            discovery = (lambda: discovery_messages(cfg.homeassistant.discovery_prefix, prefix, station,
+                                                    self._screen_link())) if cfg.homeassistant.enabled else None
             self.publisher = mqtt.MqttPublisher(
                 mqtt.SINK, cfg, target, password, cfg.client_id or f"specimen-edge-{station}", journal,
                 status_topic=mqtt.topic(prefix, station, "status"), state_topic=mqtt.topic(prefix, station, "state"),
@@ -160,6 +160,10 @@ class Daemon:
                 self.sinks.append(HttpSink(journal, name, up))
             elif isinstance(up, DirectoryUpstream):
                 self.sinks.append(DirectorySink(journal, name, up))
+
+    def _screen_link(self) -> str | None:
+        """The station screen's address, once it is served (it is started before the broker connection)."""
+        return self.station_server.link_url if self.station_server is not None else None
 
     def _open_journal(self) -> Journal:
         """The journal in the state folder; a folder that cannot hold it is a configuration error."""

@@ -151,6 +151,19 @@ class StationServer:
         host, port = self.address
         return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
+    @property
+    def link_url(self) -> str:
+        """The screen's address for a link from elsewhere (Home Assistant's device page): a server
+        listening on every address is named by this machine's host name."""
+        host, port = self.address
+        try:
+            unspecified = ipaddress.ip_address(host).is_unspecified
+        except ValueError:
+            unspecified = False
+        if unspecified:
+            return f"http://{socket.gethostname()}:{port}/"
+        return self.url + "/"
+
     def start(self) -> None:
         # bound here, not in the thread, so a port in use stops the daemon with a clear error
         host, port = self.daemon.settings.http.host_port
