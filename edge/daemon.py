@@ -82,6 +82,11 @@ class Counters:
             self.frames[verdict["verdict"]] += 1
             self.reasons.update(r["check"] for r in verdict["reasons"])
             self.recent.append((time.time(), verdict["verdict"]))
+        self.remember_last(verdict)
+
+    def remember_last(self, verdict: dict[str, Any]) -> None:
+        """The latest verdict, without counting it (also the one read back from the journal at start-up)."""
+        with self.lock:
             self.last = {"file": Path(verdict["file"]).name, "verdict": verdict["verdict"],
                          "reasons": [r["message"] for r in verdict["reasons"]],
                          "processed_at": verdict["processed_at"]}
@@ -198,6 +203,9 @@ class Daemon:
         self.journal = self._open_journal()
         self._recognise_delivered(self.journal)
         self._make_sinks(self.journal)
+        latest = self.journal.recent_verdicts(1)
+        if latest:
+            self.counters.remember_last(latest[0])  # a retake pending before a restart still is
         self.pipeline = FramePipeline(self.settings)
         self._seed_sharpness_baseline()
         self.pipeline.warm_up()

@@ -57,6 +57,12 @@ CREATE TABLE IF NOT EXISTS outbox (
     attempts      INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (sink, delivered_at, seq);
+-- the latest verdicts in full, so a restart shows the last frames (and a pending retake) again
+CREATE TABLE IF NOT EXISTS recent_verdicts (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    verdict_id    TEXT NOT NULL UNIQUE,
+    verdict       TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS sharpness (
     id            INTEGER PRIMARY KEY,
     camera        TEXT NOT NULL,
@@ -66,6 +72,8 @@ CREATE TABLE IF NOT EXISTS sharpness (
 """
 # Sharpness rows kept for seeding the baseline at start-up; older ones are dropped as new ones come.
 _SHARPNESS_ROWS_KEPT = 20_000
+# Verdicts kept in full for the station screen and for overrides: far more than the screen shows.
+RECENT_VERDICTS_KEPT = 500
 _DAMAGED = (11, 26)  # SQLITE_CORRUPT, SQLITE_NOTADB
 
 log = logging.getLogger(__name__)
@@ -232,6 +240,10 @@ class Journal:
                     return False
                 if unopened:
                     self._db.execute("INSERT INTO unopened (verdict_id) VALUES (?)", (verdict["id"],))
+                self._db.execute("INSERT INTO recent_verdicts (verdict_id, verdict) VALUES (?, ?)",
+                                 (verdict["id"], json.dumps(verdict, separators=(",", ":"))))
+                self._db.execute("DELETE FROM recent_verdicts WHERE id <= (SELECT MAX(id) FROM recent_verdicts) - ?",
+                                 (RECENT_VERDICTS_KEPT,))
                 self._db.executemany(
                     "INSERT INTO outbox (sink, verdict_id, topic, payload, qos, retain, created_at, expires_at) "
                     "VALUES (?,?,?,?,?,?,?,?)",
@@ -251,6 +263,19 @@ class Journal:
                     self._db.execute("ROLLBACK")
                 raise
         return True
+
+    def recent_verdicts(self, limit: int) -> list[dict[str, Any]]:
+        """The latest verdicts in full, newest first (at most RECENT_VERDICTS_KEPT are kept)."""
+        with self._lock:
+            rows = self._db.execute("SELECT verdict FROM recent_verdicts ORDER BY id DESC LIMIT ?",
+                                    (limit,)).fetchall()
+        return [json.loads(row[0]) for row in rows]
+
+    def verdict(self, verdict_id: str) -> dict[str, Any] | None:
+        """One of the latest verdicts in full, by id; None when unknown or no longer kept."""
+        with self._lock:
+            row = self._db.execute("SELECT verdict FROM recent_verdicts WHERE verdict_id=?", (verdict_id,)).fetchone()
+        return None if row is None else dict(json.loads(row[0]))
 
     def recent_edge_widths(self, per_camera_and_class: int) -> list[tuple[str, str, float]]:
         """(camera, region class, edge width px) of the latest accepted frames, at most this many per

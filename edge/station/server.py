@@ -138,6 +138,14 @@ class StationServer:
         self._threads: list[threading.Thread] = []
         self.page = resources.files("edge.station").joinpath("page.html").read_bytes()
         daemon.verdict_listeners.append(self.on_verdict)
+        if daemon.journal is not None:
+            self._restore(daemon.journal.recent_verdicts(HISTORY_LENGTH))
+
+    def _restore(self, verdicts: list[dict[str, Any]]) -> None:
+        """The last frames before a restart, newest first, shown again (not counted again)."""
+        for verdict in reversed(verdicts):
+            self.history.appendleft(verdict_summary(verdict))
+            self._verdicts[verdict["id"]] = verdict
 
     # -- life cycle ------------------------------------------------------------------------
     @property
