@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import sqlite3
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -121,6 +122,19 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     return follow_alerts(settings, args.station, args.json)
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from edge.report import write_report
+
+    overrides: dict[str, Any] = {"state_dir": args.state_dir} if args.state_dir else {}
+    state_dir = Path(_settings(args, overrides).state_dir).expanduser()
+    try:
+        write_report(state_dir, sys.stdout, as_json=args.json)
+    except (OSError, sqlite3.Error) as exc:
+        print(f"specimen-edge report: cannot read the journal in {state_dir}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    return EXIT_ACCEPTED
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from edge.demo import run_demo
 
@@ -161,6 +175,12 @@ def build_parser() -> argparse.ArgumentParser:
     alerts.add_argument("--station", metavar="NAME", help="only this station (default: every station)")
     alerts.add_argument("--json", action="store_true", help="one alert verdict per line on stdout")
     alerts.set_defaults(func=cmd_alerts)
+
+    report = sub.add_parser("report", help="which checks the operators override most (from the journal)")
+    report.add_argument("--config", help="station configuration (YAML) naming the state folder")
+    report.add_argument("--state-dir", metavar="DIR", help="the station's state folder (journal)")
+    report.add_argument("--json", action="store_true", help="one JSON array of checks on stdout")
+    report.set_defaults(func=cmd_report)
 
     demo = sub.add_parser("demo", help="a self-contained demonstration on generated sample frames")
     demo.add_argument("--keep", action="store_true", help="keep the demo's temporary folder")

@@ -45,6 +45,7 @@ from edge.decode import to_uint8
 from edge.health import Problem
 from edge.intake import FrameQueue, Intake
 from edge.journal import Journal, NewMessage
+from edge.overrides import OverrideError, OverrideRequest, UnknownVerdict, build_override, decode_command
 from edge.pipeline import FramePipeline
 from edge.qc.base import CheckResult
 from edge.qc.station_history import accepted_edge_widths
@@ -84,12 +85,26 @@ class Counters:
             self.recent.append((time.time(), verdict["verdict"]))
         self.remember_last(verdict)
 
-    def remember_last(self, verdict: dict[str, Any]) -> None:
+    def remember_last(self, verdict: dict[str, Any], overrides: list[dict[str, Any]] | None = None) -> None:
         """The latest verdict, without counting it (also the one read back from the journal at start-up)."""
         with self.lock:
-            self.last = {"file": Path(verdict["file"]).name, "verdict": verdict["verdict"],
+            self.last = {"id": verdict["id"], "file": Path(verdict["file"]).name, "verdict": verdict["verdict"],
                          "reasons": [r["message"] for r in verdict["reasons"]],
-                         "processed_at": verdict["processed_at"]}
+                         "processed_at": verdict["processed_at"], "overrides": []}
+        for override in overrides or []:
+            self.note_override(verdict["id"], override["action"])
+
+    def note_override(self, verdict_id: str, action: str) -> None:
+        """An operator override of the latest verdict shows in `last` (and ends a pending retake)."""
+        with self.lock:
+            if self.last is not None and self.last["id"] == verdict_id and action not in self.last["overrides"]:
+                self.last = {**self.last, "overrides": [*self.last["overrides"], action]}
+
+    def retake_needed(self) -> bool:
+        """The latest frame must be taken again: sent back, and not accepted anyway by the operator."""
+        with self.lock:
+            last = self.last
+        return bool(last and last["verdict"] != "accept" and "accept" not in last["overrides"])
 
     def hourly(self) -> tuple[int, float]:
         """Frames in the last hour, and the share of the judged ones sent back, in percent: an
@@ -127,6 +142,8 @@ class Daemon:
         self._failures: dict[Path, int] = {}
         # called with every recorded verdict (the station screen, metrics); must return quickly
         self.verdict_listeners: list[Callable[[dict[str, Any]], None]] = []
+        # called with every recorded operator override, likewise
+        self.override_listeners: list[Callable[[dict[str, Any]], None]] = []
         self.station_server: Any = None
         self.worker_heartbeat = time.monotonic()
         self.ready = threading.Event()
@@ -152,7 +169,8 @@ class Daemon:
             self.publisher = mqtt.MqttPublisher(
                 mqtt.SINK, cfg, target, password, cfg.client_id or f"specimen-edge-{station}", journal,
                 status_topic=mqtt.topic(prefix, station, "status"), state_topic=mqtt.topic(prefix, station, "state"),
-                state_provider=self.state, retained_on_connect=discovery)
+                state_provider=self.state, retained_on_connect=discovery,
+                command_topic=mqtt.topic(prefix, station, "set/+"), on_command=self._on_command)
             self.sinks.append(self.publisher)
         for index, up in enumerate(self.settings.upstream):
             name = upstream_name(index, up)
@@ -204,8 +222,8 @@ class Daemon:
         self._recognise_delivered(self.journal)
         self._make_sinks(self.journal)
         latest = self.journal.recent_verdicts(1)
-        if latest:
-            self.counters.remember_last(latest[0])  # a retake pending before a restart still is
+        if latest:  # a retake pending before a restart still is
+            self.counters.remember_last(latest[0], self.journal.overrides_of([latest[0]["id"]]).get(latest[0]["id"]))
         self.pipeline = FramePipeline(self.settings)
         self._seed_sharpness_baseline()
         self.pipeline.warm_up()
@@ -242,7 +260,7 @@ class Daemon:
         return {
             "station": self.settings.station,
             "updated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "retake_needed": bool(last and last["verdict"] != "accept"),
+            "retake_needed": self.counters.retake_needed(),
             "frames_per_hour": per_hour,
             "retake_rate_percent": retake_rate,
             "frames": frames,
@@ -255,6 +273,8 @@ class Daemon:
             "backend": self.pipeline.segmenter.info.backend if self.pipeline else None,
             "uptime_s": round(time.time() - self.counters.started_at, 1),
             "health": self._health_summary(),
+            # which checks the operators disagree with, ever: {check: {"accept": n, "wrong": m}}
+            "overrides": journal.override_counts() if journal is not None else {},
         }
 
     def _health_summary(self) -> dict[str, Any]:
@@ -515,6 +535,58 @@ class Daemon:
             sink.wake.set()
         log.info("%s", summary_line(verdict))
         return verdict
+
+    # -- operator overrides ------------------------------------------------------------------
+    def apply_override(self, request: OverrideRequest) -> dict[str, Any] | None:
+        """Record an operator override against its verdict and send it on (MQTT, upstream sinks);
+        None when that verdict already has an override of this action. Raises OverrideError."""
+        assert self.journal is not None
+        verdict = self.journal.verdict(request.verdict_id)
+        if verdict is None:
+            raise UnknownVerdict(f"verdict {request.verdict_id!r} is not among the latest frames of this station")
+        override = build_override(request, verdict, self.settings.station)
+        if not self.journal.record_override(override, self._override_messages(override)):
+            return None
+        self.counters.note_override(override["verdict_id"], override["action"])
+        for listener in self.override_listeners:
+            try:
+                listener(override)
+            except Exception:
+                log.exception("override listener failed")
+        if self.publisher is not None:
+            self.publisher.state_changed.set()
+        for sink in self.sinks:
+            sink.wake.set()
+        log.info("override by the operator (%s): %s %s, checks %s%s", override["source"], override["action"],
+                 Path(str(override["file"])).name, ", ".join(override["checks"]),
+                 f": {override['note']}" if override["note"] else "")
+        return override
+
+    def _override_messages(self, override: dict[str, Any]) -> list[NewMessage]:
+        payload = json.dumps(override, separators=(",", ":")).encode()
+        messages = []
+        cfg = self.settings.mqtt
+        if cfg.enabled:
+            messages.append(NewMessage(mqtt.SINK, mqtt.topic(cfg.topic_prefix, self.settings.station, "override"),
+                                       payload))
+        for index, up in enumerate(self.settings.upstream):
+            where = up.topic if isinstance(up, MqttUpstream) else up.type
+            messages.append(NewMessage(upstream_name(index, up), where, payload))
+        return messages
+
+    def _on_command(self, action: str, payload: bytes) -> None:
+        """An MQTT command (`<prefix>/<station>/set/<action>`); called on the MQTT network thread,
+        which a journal write holds up for milliseconds only."""
+        try:
+            override = self.apply_override(decode_command(action, payload))
+        except OverrideError as exc:
+            log.warning("MQTT command set/%s refused: %s", action, exc)
+            return
+        except Exception:
+            log.exception("MQTT command set/%s failed", action)
+            return
+        if override is None:
+            log.info("MQTT command set/%s: that verdict has this override already", action)
 
     def work(self) -> None:
         """The judging loop; returns when a stop is requested, after the frame in hand."""

@@ -63,6 +63,17 @@ CREATE TABLE IF NOT EXISTS recent_verdicts (
     verdict_id    TEXT NOT NULL UNIQUE,
     verdict       TEXT NOT NULL
 );
+-- operator overrides, against the verdict they answer: one per verdict and action
+CREATE TABLE IF NOT EXISTS overrides (
+    id            TEXT PRIMARY KEY,
+    verdict_id    TEXT NOT NULL,
+    action        TEXT NOT NULL,
+    checks        TEXT NOT NULL,
+    note          TEXT,
+    source        TEXT NOT NULL,
+    at            TEXT NOT NULL,
+    UNIQUE (verdict_id, action)
+);
 CREATE TABLE IF NOT EXISTS sharpness (
     id            INTEGER PRIMARY KEY,
     camera        TEXT NOT NULL,
@@ -277,6 +288,53 @@ class Journal:
             row = self._db.execute("SELECT verdict FROM recent_verdicts WHERE verdict_id=?", (verdict_id,)).fetchone()
         return None if row is None else dict(json.loads(row[0]))
 
+    def record_override(self, override: Mapping[str, Any], messages: Iterable[NewMessage]) -> bool:
+        """Store an operator override and its messages atomically; False when the verdict already has an
+        override of that action (a second press, a repeated command)."""
+        now = time.time()
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                cur = self._db.execute(
+                    "INSERT INTO overrides (id, verdict_id, action, checks, note, source, at) VALUES (?,?,?,?,?,?,?) "
+                    "ON CONFLICT DO NOTHING",
+                    (override["id"], override["verdict_id"], override["action"], json.dumps(override["checks"]),
+                     override.get("note"), override["source"], override["at"]))
+                if cur.rowcount == 0:
+                    self._db.execute("ROLLBACK")
+                    return False
+                self._db.executemany(
+                    "INSERT INTO outbox (sink, verdict_id, topic, payload, qos, retain, created_at, expires_at) "
+                    "VALUES (?,?,?,?,?,?,?,?)",
+                    [(m.sink, override["verdict_id"], m.topic, m.payload, m.qos, int(m.retain), now,
+                      None if m.ttl_s is None else now + m.ttl_s) for m in messages])
+                self._db.execute("COMMIT")
+            except BaseException:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise
+        return True
+
+    def overrides_of(self, verdict_ids: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
+        """The overrides recorded against these verdicts, oldest first, by verdict id."""
+        ids = list(verdict_ids)
+        out: dict[str, list[dict[str, Any]]] = {}
+        if not ids:
+            return out
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT verdict_id, action, checks, note, source, at FROM overrides WHERE verdict_id IN "  # noqa: S608
+                f"({','.join('?' * len(ids))}) ORDER BY at", ids).fetchall()
+        for verdict_id, action, checks, note, source, at in rows:
+            out.setdefault(str(verdict_id), []).append(
+                {"action": action, "checks": json.loads(checks), "note": note, "source": source, "at": at})
+        return out
+
+    def override_counts(self) -> dict[str, dict[str, int]]:
+        """Overrides ever recorded, by check and action: {check: {"accept": n, "wrong": m}}."""
+        with self._lock:
+            return override_counts(self._db)
+
     def recent_edge_widths(self, per_camera_and_class: int) -> list[tuple[str, str, float]]:
         """(camera, region class, edge width px) of the latest accepted frames, at most this many per
         camera and class, oldest first: what seeds the sharpness baseline at start-up."""
@@ -329,3 +387,30 @@ class Journal:
         with self._lock:
             rows = self._db.execute("SELECT verdict, COUNT(*) FROM frames GROUP BY verdict").fetchall()
         return {v: int(n) for v, n in rows}
+
+
+def open_read_only(state_dir: Path) -> sqlite3.Connection:
+    """The journal of a state folder opened for reading only (beside a running daemon: WAL lets both)."""
+    path = state_dir / "journal.sqlite3"
+    if not path.is_file():
+        raise FileNotFoundError(f"no journal in {state_dir}")
+    return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
+
+
+def override_counts(db: sqlite3.Connection) -> dict[str, dict[str, int]]:
+    """Overrides by check and action, read from a journal connection."""
+    counts: dict[str, dict[str, int]] = {}
+    try:
+        rows = db.execute("SELECT c.value, o.action, COUNT(*) FROM overrides o, json_each(o.checks) c "
+                          "GROUP BY c.value, o.action").fetchall()
+    except sqlite3.OperationalError:
+        return counts  # a journal older than overrides
+    for check, action, count in rows:
+        counts.setdefault(str(check), {})[str(action)] = int(count)
+    return counts
+
+
+def failure_counts(db: sqlite3.Connection) -> dict[str, int]:
+    """How often each check sent a frame back, over every verdict the journal holds."""
+    rows = db.execute("SELECT c.value, COUNT(*) FROM frames f, json_each(f.reasons) c GROUP BY c.value").fetchall()
+    return {str(check): int(count) for check, count in rows}

@@ -1,11 +1,13 @@
-"""Upstream over HTTP: POST the accepted result as JSON, with an idempotency key.
+"""Upstream over HTTP: POST the accepted result (or an operator's override) as JSON, with an idempotency key.
 
-The key is the verdict id, so a server that already has a result can drop the repeat that a
-lost response or a restart causes. TLS certificates are always verified.
+The key is the message's id (an accepted result's is its verdict id), so a server that already has
+a result can drop the repeat that a lost response or a restart causes. TLS certificates are always
+verified.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import ssl
 import urllib.error
@@ -16,6 +18,15 @@ from edge.journal import Journal, OutboxMessage
 from edge.sinks.base import DeliveryError, OutboxSink
 
 
+def message_id(message: OutboxMessage) -> str:
+    """The id of what is sent: an accepted result's is its verdict id, an override's its own."""
+    try:
+        value = json.loads(message.payload).get("id")
+    except (ValueError, AttributeError):
+        value = None
+    return str(value) if value else message.verdict_id
+
+
 class HttpSink(OutboxSink):
     def __init__(self, journal: Journal, sink: str, settings: HttpUpstream) -> None:
         super().__init__(journal, sink, max_backoff_s=settings.max_backoff_s)
@@ -24,7 +35,7 @@ class HttpSink(OutboxSink):
         self._token = os.environ.get(settings.token_env) if settings.token_env else None
 
     def deliver(self, message: OutboxMessage) -> None:
-        headers = {"Content-Type": "application/json", "Idempotency-Key": message.verdict_id,
+        headers = {"Content-Type": "application/json", "Idempotency-Key": message_id(message),
                    "User-Agent": "specimen-edge", **self.settings.headers}
         if self._token:
             headers["Authorization"] = f"Bearer {self._token}"

@@ -77,7 +77,8 @@ class MqttPublisher(threading.Thread):
     def __init__(self, sink: str, broker: BrokerSettings, target: MqttTarget, password: str | None, client_id: str,
                  journal: Journal, *, status_topic: str | None = None, state_topic: str | None = None,
                  state_provider: Callable[[], dict[str, Any]] | None = None,
-                 retained_on_connect: Callable[[], list[tuple[str, bytes]]] | None = None) -> None:
+                 retained_on_connect: Callable[[], list[tuple[str, bytes]]] | None = None,
+                 command_topic: str | None = None, on_command: Callable[[str, bytes], None] | None = None) -> None:
         super().__init__(name=f"sink-{sink}", daemon=True)
         self.sink = sink
         self.broker = broker
@@ -87,6 +88,8 @@ class MqttPublisher(threading.Thread):
         self.state_topic = state_topic
         self.state_provider = state_provider
         self.retained_on_connect = retained_on_connect
+        self.command_topic = command_topic  # e.g. <prefix>/<station>/set/+ : the last level is the command
+        self.on_command = on_command
         self.wake = threading.Event()
         self.state_changed = threading.Event()
         self.connected = threading.Event()
@@ -117,6 +120,7 @@ class MqttPublisher(threading.Thread):
         client.on_connect_fail = self._on_connect_fail
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish
+        client.on_message = self._on_message
         return client
 
     # -- paho callbacks (network thread): keep them short, no locks of ours ------------------
@@ -131,6 +135,8 @@ class MqttPublisher(threading.Thread):
                 client.publish(retained_topic, payload, qos=1, retain=True)
             if self.status_topic:
                 client.publish(self.status_topic, "online", qos=1, retain=True)
+            if self.command_topic and self.on_command:
+                client.subscribe(self.command_topic, qos=1)
         except Exception as exc:
             # raised out of a callback, it would end paho's network thread and all delivery with it
             self.last_error = f"could not announce the station: {exc}"
@@ -164,6 +170,15 @@ class MqttPublisher(threading.Thread):
         self._reconnect_attempts += 1
         delay = reconnect_delay_s(self._reconnect_attempts)
         client.reconnect_delay_set(min_delay=delay, max_delay=delay)
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        if self.on_command is None or msg.retain:
+            return  # a retained command is an old one: never acted on again
+        try:
+            self.on_command(msg.topic.rsplit("/", 1)[-1], bytes(msg.payload))
+        except Exception:
+            # raised out of a callback, it would end paho's network thread
+            log.exception("MQTT %s: command on %s failed", self.sink, msg.topic)
 
     def _on_publish(self, client: mqtt.Client, userdata: Any, mid: int, reason_code: Any,
                     properties: Any) -> None:

@@ -5,7 +5,8 @@ them, and a dispatcher thread of our own updates the metrics and the history and
 to the open screens as a Server-Sent Event. Thumbnails are decoded on the HTTP thread that asks.
 
 Endpoints: `/` (the page), `/state.json`, `/events` (SSE), `/thumbnail.jpg?id=<verdict id>`,
-`/metrics` (Prometheus), `/healthz`.
+`/crop.jpg?id=<verdict id>&region=<region id>`, `/metrics` (Prometheus), `/healthz`, and
+`POST /override` (an operator override from the screen).
 """
 
 from __future__ import annotations
@@ -27,8 +28,9 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 from edge.config import ConfigError
+from edge.overrides import OverrideError, UnknownVerdict, request_from
 from edge.station.metrics import StationMetrics
-from edge.station.thumbnail import CLASS_COLOURS, FAILING_COLOUR, render_thumbnail
+from edge.station.thumbnail import CLASS_COLOURS, FAILING_COLOUR, failing_region_ids, render_crop, render_thumbnail
 
 if TYPE_CHECKING:
     from edge.daemon import Daemon
@@ -51,11 +53,13 @@ REQUEST_TIMEOUT_S = 10.0
 _CONTENT_SECURITY_POLICY = ("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
                             "script-src 'self' 'unsafe-inline'; connect-src 'self'")
 _CLOSE = object()
+_MAX_POST_BYTES = 4096
 
 
-def verdict_summary(verdict: Mapping[str, Any]) -> dict[str, Any]:
+def verdict_summary(verdict: Mapping[str, Any], overrides: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """What the screen shows of a verdict: small enough to push on every frame."""
     return {
+        "overrides": [{"action": o["action"], "note": o.get("note"), "at": o["at"]} for o in overrides or []],
         "id": verdict["id"],
         "file": Path(verdict["file"]).name,
         "verdict": verdict["verdict"],
@@ -137,14 +141,17 @@ class StationServer:
         self._httpd: _HttpServer | None = None
         self._threads: list[threading.Thread] = []
         self.page = resources.files("edge.station").joinpath("page.html").read_bytes()
+        self._crops: OrderedDict[tuple[str, int], bytes | None] = OrderedDict()
         daemon.verdict_listeners.append(self.on_verdict)
+        daemon.override_listeners.append(self.on_override)
         if daemon.journal is not None:
-            self._restore(daemon.journal.recent_verdicts(HISTORY_LENGTH))
+            verdicts = daemon.journal.recent_verdicts(HISTORY_LENGTH)
+            self._restore(verdicts, daemon.journal.overrides_of(v["id"] for v in verdicts))
 
-    def _restore(self, verdicts: list[dict[str, Any]]) -> None:
+    def _restore(self, verdicts: list[dict[str, Any]], overrides: Mapping[str, list[dict[str, Any]]]) -> None:
         """The last frames before a restart, newest first, shown again (not counted again)."""
         for verdict in reversed(verdicts):
-            self.history.appendleft(verdict_summary(verdict))
+            self.history.appendleft(verdict_summary(verdict, overrides.get(verdict["id"])))
             self._verdicts[verdict["id"]] = verdict
 
     # -- life cycle ------------------------------------------------------------------------
@@ -246,6 +253,20 @@ class StationServer:
         self._broadcast("verdict", {**summary, "stats": self.stats()}, event_id=summary["id"])
         return summary
 
+    def on_override(self, override: dict[str, Any]) -> None:
+        """An operator override (on the thread that recorded it): counted, and the frame's summary
+        pushed again with it, so every open screen shows it."""
+        self.metrics.observe_override(override["action"], override["checks"])
+        with self._lock:
+            index = next((i for i, item in enumerate(self.history) if item["id"] == override["verdict_id"]), None)
+            if index is None:
+                return  # an older frame than the screen shows
+            item = self.history[index]
+            item = {**item, "overrides": [*item["overrides"], {"action": override["action"],
+                                                                 "note": override["note"], "at": override["at"]}]}
+            self.history[index] = item
+        self._broadcast("verdict", {**item, "stats": self.stats()}, event_id=item["id"])
+
     def _broadcast(self, event: str, data: Mapping[str, Any], event_id: str | None = None) -> None:
         message = sse_message(event, data, event_id)
         with self._lock:
@@ -318,6 +339,38 @@ class StationServer:
                 self._thumbnails.popitem(last=False)
         return jpeg
 
+    def crop(self, verdict_id: str | None, region_id: int | None) -> bytes | None:
+        """A 100 % crop of a failing region of a frame on screen, so the photographer sees what is wrong."""
+        if verdict_id is None or region_id is None:
+            return None
+        key = (verdict_id, region_id)
+        with self._lock:
+            if key in self._crops:
+                return self._crops[key]
+            verdict = self._verdicts.get(verdict_id)
+        if verdict is None or region_id not in failing_region_ids(verdict):
+            return None
+        jpeg = render_crop(verdict, region_id)
+        with self._lock:
+            self._crops[key] = jpeg
+            while len(self._crops) > _THUMBNAILS_KEPT:
+                self._crops.popitem(last=False)
+        return jpeg
+
+    def override(self, body: Any) -> tuple[HTTPStatus, dict[str, Any]]:
+        """An override from the screen: the status and the answer to send."""
+        try:
+            action = body.get("action") if isinstance(body, Mapping) else None
+            request = request_from(str(action), body, "screen")
+            override = self.daemon.apply_override(request)
+        except UnknownVerdict as exc:
+            return HTTPStatus.NOT_FOUND, {"error": str(exc)}
+        except OverrideError as exc:
+            return HTTPStatus.BAD_REQUEST, {"error": str(exc)}
+        if override is None:
+            return HTTPStatus.CONFLICT, {"error": "this verdict has that override already"}
+        return HTTPStatus.OK, {"override": {k: v for k, v in override.items() if k != "verdict"}}
+
     def open_stream(self) -> _Client:
         client = _Client()
         with self._lock:
@@ -377,6 +430,7 @@ class _Handler(BaseHTTPRequestHandler):
             "/metrics": self._metrics,
             "/healthz": self._health,
             "/thumbnail.jpg": lambda: self._thumbnail(parse_qs(url.query).get("id", [None])[0]),
+            "/crop.jpg": lambda: self._crop(parse_qs(url.query)),
             "/events": self._events,
         }
         route = routes.get(url.path)
@@ -391,6 +445,32 @@ class _Handler(BaseHTTPRequestHandler):
     def _metrics(self) -> None:
         body, content_type = self.server.station.metrics_exposition(self.headers.get("Accept"))
         self._send(HTTPStatus.OK, body, content_type)
+
+    def do_POST(self) -> None:
+        if urlsplit(self.path).path != "/override":
+            self._send(HTTPStatus.NOT_FOUND, b"not found\n", "text/plain; charset=utf-8")
+            return
+        # JSON only, and from this page's own origin: a page elsewhere cannot post here in the
+        # operator's browser (a cross-origin JSON post needs a preflight this server never grants)
+        origin = self.headers.get("Origin")
+        if not (self.headers.get("Content-Type") or "").startswith("application/json") or (
+                origin is not None and urlsplit(origin).netloc != self.headers.get("Host")):
+            self._json({"error": "JSON from the station screen only"}, HTTPStatus.FORBIDDEN)
+            return
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if not 0 < length <= _MAX_POST_BYTES:
+            self._json({"error": "a JSON body of at most 4 KiB is expected"}, HTTPStatus.BAD_REQUEST)
+            return
+        try:
+            body = json.loads(self.rfile.read(length))
+        except ValueError:
+            self._json({"error": "not JSON"}, HTTPStatus.BAD_REQUEST)
+            return
+        status, answer = self.server.station.override(body)
+        self._json(answer, status)
 
     def do_HEAD(self) -> None:
         """What GET answers, headers only (uptime checkers and scrapers probe with HEAD)."""
@@ -409,6 +489,17 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             # a verdict id names one frame's content for good, so the browser may keep it
             self._send(HTTPStatus.OK, jpeg, "image/jpeg", cache=verdict_id is not None)
+
+    def _crop(self, query: dict[str, list[str]]) -> None:
+        try:
+            region = int(query.get("region", [""])[0])
+        except ValueError:
+            region = None
+        jpeg = self.server.station.crop(query.get("id", [None])[0], region)
+        if jpeg is None:
+            self._send(HTTPStatus.NOT_FOUND, b"no crop for this region\n", "text/plain; charset=utf-8")
+        else:
+            self._send(HTTPStatus.OK, jpeg, "image/jpeg", cache=True)
 
     def _events(self) -> None:
         station = self.server.station

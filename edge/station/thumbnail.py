@@ -114,3 +114,27 @@ def render_thumbnail(verdict: Mapping[str, Any], max_side: int = THUMBNAIL_MAX_S
         return None
     ok, buffer = cv2.imencode(".jpg", draw_regions(image, verdict, max_side), [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
     return buffer.tobytes() if ok else None
+
+
+# The evidence crop is shown pixel for pixel: at most this large, around the region's centre.
+CROP_MAX_SIDE = 640
+
+
+def render_crop(verdict: Mapping[str, Any], region_id: int, max_side: int = CROP_MAX_SIDE) -> bytes | None:
+    """JPEG of a region at 100 % (full resolution, not scaled), the part around its centre where the
+    region is larger than max_side; None when the frame is gone, changed or unreadable."""
+    region = next((r for r in verdict.get("regions", []) if r["id"] == region_id), None)
+    data = read_judged_bytes(verdict) if region is not None else None
+    if region is None or data is None:
+        return None
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if image is None or image.size == 0:
+        return None
+    height, width = image.shape[:2]
+    x0, y0, x1, y1 = (int(v) for v in region["bbox"])
+    cx, cy = (x0 + x1) // 2, (y0 + y1) // 2
+    half_w, half_h = min(x1 - x0, max_side) // 2, min(y1 - y0, max_side) // 2
+    left, top = max(0, min(cx - half_w, width - 2 * half_w)), max(0, min(cy - half_h, height - 2 * half_h))
+    crop = image[top:top + max(1, 2 * half_h), left:left + max(1, 2 * half_w)]
+    ok, buffer = cv2.imencode(".jpg", crop, [cv2.IMWRITE_JPEG_QUALITY, 92])
+    return buffer.tobytes() if ok else None
