@@ -44,6 +44,13 @@ def summarise(store: ResultStore, worst: int = WORST_FRAMES) -> Summary:
     return summary
 
 
+def _models(summary: Summary) -> str:
+    """The segmenter (name and start of its SHA-256) behind the verdicts; several after a model change."""
+    if len(summary.models) == 1:
+        return f"model {next(iter(summary.models))}"
+    return "models " + ", ".join(f"{m} ({n} frames)" for m, n in summary.models.most_common())
+
+
 def _share(count: int, total: int) -> str:
     return f"{100.0 * count / total:.1f} %" if total else "-"
 
@@ -71,7 +78,7 @@ def to_markdown(summary: Summary) -> str:
         return ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in cells]
 
     lines = ["# Audit summary", "",
-             f"{summary.frames} frames; model " + ", ".join(f"{m}: {n}" for m, n in summary.models.items()), "",
+             f"{summary.frames} frames, judged by {_models(summary)}.", "",
              "## Verdicts", ""]
     lines += table(["verdict", "frames", "share"],
                    [[v, str(n), _share(n, summary.frames)] for v, n in _verdict_rows(summary)])
@@ -113,7 +120,6 @@ def to_html(summary: Summary) -> str:
         body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows)
         return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
-    models = ", ".join(f"{m}: {n}" for m, n in summary.models.items())
     verdict_bars = _verdict_rows(summary)
     reason_bars = summary.reasons.most_common()
     return f"""<!DOCTYPE html>
@@ -125,7 +131,7 @@ th, td {{ border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; }}
 svg text {{ font: 13px sans-serif; fill: #222; }}
 </style></head><body>
 <h1>Audit summary</h1>
-<p>{summary.frames} frames; model {html.escape(models)}</p>
+<p>{summary.frames} frames, judged by {html.escape(_models(summary))}.</p>
 <h2>Verdicts</h2>
 {bar_chart(verdict_bars, VERDICT_COLOURS)}
 <h2>Reasons</h2>
