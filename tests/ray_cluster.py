@@ -55,6 +55,35 @@ def ray_env() -> dict[str, str]:
     return env
 
 
+def processes() -> dict[int, tuple[int, str]]:
+    """Every process on the machine: pid -> (parent pid, name)."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        name = stat[stat.index("(") + 1: stat.rindex(")")]
+        found[int(entry.name)] = (int(stat[stat.rindex(")") + 2:].split()[1]), name)
+    return found
+
+
+def descendants(root: int, name_prefix: str) -> list[int]:
+    """Pids below `root` whose process name starts with `name_prefix`."""
+    table = processes()
+    out = []
+    for pid, (parent, name) in table.items():
+        if not name.startswith(name_prefix):
+            continue
+        while parent > 1 and parent != root:
+            parent = table.get(parent, (0, ""))[0]
+        if parent == root:
+            out.append(pid)
+    return out
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -69,18 +98,8 @@ class Node:
 
     def child(self, name: str) -> int | None:
         """Pid of the process called `name` (e.g. raylet) that this node started."""
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            comm = stat[stat.index("(") + 1: stat.rindex(")")]
-            ppid = int(stat[stat.rindex(")") + 2:].split()[1])
-            if comm == name and ppid == self.process.pid:
-                return int(entry.name)
-        return None
+        return next((pid for pid, (parent, comm) in processes().items()
+                     if comm == name and parent == self.process.pid), None)
 
 
 class LoopbackCluster:

@@ -33,7 +33,7 @@ from edge.config import load_settings
 from edge.segmentation.base import ModelInfo
 from tests.conftest import wait_for
 from tests.frames import write_jpeg
-from tests.ray_cluster import LoopbackCluster, ray_env
+from tests.ray_cluster import LoopbackCluster, descendants, ray_env
 from training.synth import generate
 
 CLI = [sys.executable, "-m", "edge"]
@@ -216,6 +216,34 @@ def test_resume_after_interrupt_judges_the_rest_once(tmp_path: Path, sheets: lis
     newest = {r["path"]: r for r in latest}[str(changed)]
     assert newest["sha256"] == hashlib.sha256(changed.read_bytes()).hexdigest() != hashlib.sha256(
         sheets[0].read_bytes()).hexdigest()
+
+
+def test_a_killed_worker_is_replaced_and_its_batch_judged_again(tmp_path: Path, sheets: list[Path],
+                                                                 config: Path) -> None:
+    files = make_collection(tmp_path / "src", sheets, copies=6)
+    out = tmp_path / "out"
+    job = subprocess.Popen([*CLI, "audit", str(tmp_path / "src"), "--out", str(out), "--workers", "2",
+                            "--batch-size", "2", "--config", str(config)],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ray_env(),
+                           start_new_session=True)
+    try:
+        parts = out / "parts"
+        assert wait_for(lambda: parts.is_dir() and len(list(parts.glob("*.parquet"))) >= 2, 120), job.stderr
+        # the process name is cut to 15 characters: "ray::RayAuditWo..."
+        assert wait_for(lambda: len(descendants(job.pid, "ray::RayAudit")) == 2, 30)
+        workers = descendants(job.pid, "ray::RayAudit")
+        os.kill(workers[0], signal.SIGKILL)
+        judged_before = sum(pq.read_metadata(p).num_rows for p in parts.glob("*.parquet"))
+        assert judged_before <= len(files) - 8  # it died with work in hand and more to come
+        _, stderr = job.communicate(timeout=240)
+    finally:
+        if job.poll() is None:
+            os.killpg(job.pid, signal.SIGKILL)
+    assert job.returncode == 0, stderr
+    rows = rows_of(out)
+    assert sorted(r["path"] for r in rows) == sorted(map(str, files))  # exactly one row per frame
+    assert not [r for r in rows if r["verdict"] == "error"]
+    assert len({r["worker"] for r in rows}) == 3  # the two first workers and the one that replaced the killed
 
 
 @pytest.fixture
