@@ -18,7 +18,9 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from edge.config import Settings
+from edge.journal import OutboxMessage
 from edge.overrides import OverrideError, decode_command, request_from
+from edge.sinks.http import message_id
 from tests.broker import Broker
 from tests.conftest import Running, Subscriber, wait_for
 from tests.frames import draw_sheet, jpeg_bytes, write_atomically
@@ -149,3 +151,12 @@ def test_override_requests_are_checked() -> None:
                                 ("accept", {"verdict_id": "v", "checks": "blur"}, "list")):
         with pytest.raises(OverrideError, match=words):
             request_from(action, body, "screen")
+
+
+def test_an_http_upstream_keys_each_message_by_its_own_id() -> None:
+    accepted = OutboxMessage(1, "upstream:p", "v-1", "http", b'{"schema":"specimen-edge/accepted/1","id":"v-1"}',
+                             1, False, None)
+    override = OutboxMessage(2, "upstream:p", "v-1", "http", b'{"schema":"specimen-edge/override/1","id":"o-9"}',
+                             1, False, None)
+    assert message_id(accepted) == "v-1"
+    assert message_id(override) == "o-9"  # not the verdict's: the server would drop it as a repeat

@@ -21,9 +21,11 @@ import pytest
 from edge.config import Settings
 from edge.station import server as server_module
 from tests.conftest import wait_for
-from tests.frames import write_atomically
+from tests.frames import draw_sheet, jpeg_bytes, write_atomically
 from tests.station.conftest import GOOD, NO_CHART, NO_CHART_REASON, Served
 from tests.station.test_metrics import parse_exposition, sample
+
+BLURRED = jpeg_bytes(draw_sheet(blur_sigma=4.0))
 
 
 class EventStream:
@@ -226,3 +228,30 @@ def test_a_reconnecting_screen_gets_the_verdicts_it_missed(served: Served) -> No
     fresh = EventStream(served.url)  # a first connection gets no replay: it reads /state.json
     time.sleep(0.5)
     assert fresh.verdicts() == []
+
+
+def test_the_failing_region_is_served_pixel_for_pixel(served: Served) -> None:
+    stream = EventStream(served.url)
+    wait_for(lambda: served.server._clients, 5)
+    write_atomically(served.hot / "blurred.jpg", BLURRED)
+    assert wait_for(lambda: stream.verdicts(), 15)
+    event = stream.verdicts()[0]
+    failing = [region for reason in event["reasons"] for region in reason["regions"]]
+    assert failing, "the toy frame's blurred label fails"
+    verdict = served.server._verdicts[event["id"]]
+    region = next(r for r in verdict["regions"] if r["id"] == failing[0])
+    status, content_type, body = served.get(f"/crop.jpg?id={event['id']}&region={failing[0]}")
+    assert status == 200 and content_type == "image/jpeg"
+    crop = cv2.imdecode(np.frombuffer(body, np.uint8), cv2.IMREAD_COLOR)
+    x0, y0, x1, y1 = region["bbox"]
+    assert crop.shape[1] <= min(x1 - x0, 640) and crop.shape[0] <= min(y1 - y0, 640)
+    assert crop.shape[1] >= min(x1 - x0, 640) - 1 and crop.shape[0] >= min(y1 - y0, 640) - 1  # not scaled down
+    # the same pixels as the frame's, at the region's centre (JPEG re-encoding aside)
+    frame = cv2.imdecode(np.frombuffer(BLURRED, np.uint8), cv2.IMREAD_COLOR)
+    cx, cy = (x0 + x1) // 2, (y0 + y1) // 2
+    h, w = crop.shape[:2]
+    original = frame[cy - h // 2:cy - h // 2 + h, cx - w // 2:cx - w // 2 + w]
+    assert np.abs(original.astype(int) - crop.astype(int)).mean() < 4
+    ok_region = next(r["id"] for r in verdict["regions"] if r["id"] not in failing)
+    assert served.get(f"/crop.jpg?id={event['id']}&region={ok_region}")[0] == 404  # only what failed
+    assert served.get(f"/crop.jpg?id={event['id']}&region=x")[0] == 404
