@@ -19,7 +19,8 @@ from typing import Any, TextIO
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from edge.config import Settings, parse_mqtt_url, resolve_mqtt_password
+from edge.config import Settings
+from edge.sinks.settings import parse_mqtt_url, resolve_mqtt_password
 from edge.verdict import summary_line
 
 # What a station's status means to the person at the terminal.

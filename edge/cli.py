@@ -15,7 +15,8 @@ import cv2
 
 from edge import __version__
 from edge.audit.command import add_audit_command
-from edge.config import ConfigError, Settings, load_settings
+from edge.config import Settings, load_settings
+from edge.config_files import ConfigError
 from edge.engine_cli import add_engine_commands
 from edge.image_files import image_files
 from edge.logline import OneLineFormatter

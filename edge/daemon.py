@@ -29,18 +29,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from edge.config import (
-    BrokerSettings,
-    ConfigError,
-    DirectoryUpstream,
-    HttpUpstream,
-    MqttUpstream,
-    Settings,
-    parse_mqtt_url,
-    require_watch_folder,
-    resolve_mqtt_password,
-    upstream_name,
-)
+from edge.config import Settings
+from edge.config_files import ConfigError
 from edge.decode import to_uint8
 from edge.health import Problem
 from edge.intake import FrameQueue, Intake
@@ -55,7 +45,17 @@ from edge.sinks.base import OutboxSink
 from edge.sinks.directory import DirectorySink
 from edge.sinks.homeassistant import discovery_messages
 from edge.sinks.http import HttpSink
+from edge.sinks.settings import (
+    BrokerSettings,
+    DirectoryUpstream,
+    HttpUpstream,
+    MqttUpstream,
+    parse_mqtt_url,
+    resolve_mqtt_password,
+    upstream_name,
+)
 from edge.verdict import build_verdict, summary_line
+from edge.watch_settings import require_watch_folder
 
 ACCEPTED_SCHEMA = "specimen-edge/accepted/1"
 _PRUNE_EVERY_S = 600.0
@@ -127,7 +127,7 @@ class Counters:
 class Daemon:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.folder = require_watch_folder(settings)
+        self.folder = require_watch_folder(settings.watch)
         self.state_dir = Path(settings.state_dir).expanduser().resolve()
         self.stop_requested = threading.Event()
         self.counters = Counters()

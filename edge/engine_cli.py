@@ -11,7 +11,9 @@ from typing import Any
 import numpy as np
 
 from edge.classes import CLASS_NAMES
-from edge.config import ConfigError, SegmenterSettings, load_settings
+from edge.config import load_settings
+from edge.config_files import ConfigError
+from edge.segmentation.settings import SegmenterSettings
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 

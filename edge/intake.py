@@ -32,8 +32,8 @@ from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver
 
-from edge.config import WatchSettings
 from edge.health import Problem
+from edge.watch_settings import WatchSettings
 
 log = logging.getLogger(__name__)
 

@@ -4,14 +4,10 @@ from pathlib import Path
 
 import pytest
 
-from edge.config import (
-    ConfigError,
-    load_settings,
-    parse_mqtt_url,
-    parse_yaml,
-    require_watch_folder,
-    resolve_mqtt_password,
-)
+from edge.config import load_settings
+from edge.config_files import ConfigError, parse_yaml
+from edge.sinks.settings import parse_mqtt_url, resolve_mqtt_password
+from edge.watch_settings import require_watch_folder
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -82,7 +78,7 @@ def test_unknown_profile(tmp_path: Path) -> None:
 def test_missing_hot_folder_is_named(tmp_path: Path) -> None:
     s = load_settings(write(tmp_path, f"watch:\n  folder: {tmp_path / 'nope'}\n"))
     with pytest.raises(ConfigError) as err:
-        require_watch_folder(s)
+        require_watch_folder(s.watch)
     assert "watch.folder" in str(err.value) and "nope" in str(err.value)
 
 

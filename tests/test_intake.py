@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from edge.config import WatchSettings, load_settings
+from edge.config import load_settings
 from edge.intake import FrameQueue, Intake, is_candidate
+from edge.watch_settings import WatchSettings
 from tests.conftest import wait_for
 
 

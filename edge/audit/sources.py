@@ -14,8 +14,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from edge.config import WatchSettings
 from edge.intake import is_candidate
+from edge.watch_settings import WatchSettings
 
 GLOB_CHARACTERS = frozenset("*?[")
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from edge.atomic_files import atomic_write
-from edge.config import ConfigError, parse_yaml
+from edge.config_files import ConfigError, parse_yaml
 from edge.segmentation.model_card import ModelCard, file_sha256
 
 SIDECAR_SCHEMA = "specimen-edge/engine/1"

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edge.classes import CLASS_NAMES
-from edge.config import ConfigError, _packaged_file, parse_yaml
+from edge.config_files import ConfigError, packaged_file, parse_yaml
 
 
 @dataclass(frozen=True)
@@ -23,7 +23,7 @@ class ModelCard:
 
 
 def bundled_model_path() -> Path:
-    return _packaged_file("engines", "segmenter.onnx")
+    return packaged_file("engines", "segmenter.onnx")
 
 
 def file_sha256(path: Path) -> str:

@@ -7,7 +7,7 @@ import logging
 import numpy as np
 import onnxruntime as ort
 
-from edge.config import ConfigError
+from edge.config_files import ConfigError
 from edge.segmentation.base import ModelInfo, Segmentation, segment_with
 from edge.segmentation.model_card import ModelCard, file_sha256
 

@@ -6,9 +6,9 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
-from edge.config import SegmenterSettings
 from edge.segmentation.base import Segmenter
 from edge.segmentation.model_card import ModelCard, bundled_model_path, load_model_card
+from edge.segmentation.settings import SegmenterSettings
 
 log = logging.getLogger(__name__)
 

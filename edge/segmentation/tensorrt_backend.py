@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from edge.classes import CLASS_NAMES
-from edge.config import ConfigError, SegmenterSettings
+from edge.config_files import ConfigError
 from edge.segmentation.base import ModelInfo, Segmentation, segment_with
 from edge.segmentation.cuda_device import CudaDevice, CudaUnavailable, open_cuda_device
 from edge.segmentation.engine_cache import (
@@ -30,6 +30,7 @@ from edge.segmentation.engine_cache import (
     resolve_engine_dir,
 )
 from edge.segmentation.model_card import ModelCard, file_sha256
+from edge.segmentation.settings import SegmenterSettings
 from edge.segmentation.tensorrt_build import (
     TensorRtUnavailable,
     build_and_store,

@@ -21,7 +21,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from edge.config import ConfigError
+from edge.config_files import ConfigError
 from edge.segmentation.cuda_device import CudaDevice
 from edge.segmentation.engine_cache import EngineKey, EnginePaths, atomic_write, engine_paths, source_onnx, write_engine
 from edge.segmentation.model_card import ModelCard, file_sha256

@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from edge.atomic_files import atomic_copy, atomic_write
-from edge.config import DirectoryUpstream
 from edge.journal import Journal, OutboxMessage
 from edge.overrides import is_override
 from edge.sinks.base import DeliveryError, OutboxSink
+from edge.sinks.settings import DirectoryUpstream
 
 
 class DirectorySink(OutboxSink):

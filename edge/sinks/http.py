@@ -13,9 +13,9 @@ import ssl
 import urllib.error
 import urllib.request
 
-from edge.config import HttpUpstream, mask_password
 from edge.journal import Journal, OutboxMessage
 from edge.sinks.base import DeliveryError, OutboxSink
+from edge.sinks.settings import HttpUpstream, mask_password
 
 
 def message_id(message: OutboxMessage) -> str:

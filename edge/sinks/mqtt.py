@@ -23,10 +23,10 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from edge.config import BrokerSettings, MqttTarget
 from edge.health import Problem
 from edge.journal import Journal
 from edge.sinks.base import wait_until_delivered
+from edge.sinks.settings import BrokerSettings, MqttTarget
 
 log = logging.getLogger(__name__)
 

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
-from edge.config import ConfigError
+from edge.config_files import ConfigError
 from edge.overrides import OverrideError, UnknownVerdict, request_from
 from edge.station.metrics import StationMetrics
 from edge.station.thumbnail import CLASS_COLOURS, FAILING_COLOUR, failing_region_ids, render_crop, render_thumbnail

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from edge.config import ConfigError, load_settings
+from edge.config import load_settings
+from edge.config_files import ConfigError
 from edge.decode import decode_full, probe_header, read_frame
 from edge.qc.base import CheckResult, FrameContext
 from edge.qc.colour_accuracy import UNKNOWN_TARGET, ColourAccuracyCheck

@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 import yaml
 
-from edge.config import SegmenterSettings, load_settings
+from edge.config import load_settings
 from edge.segmentation.model_card import ModelCard, load_model_card
+from edge.segmentation.settings import SegmenterSettings
 from tests.tensorrt import fake_cuda_bindings, fake_device, fake_pycuda, fake_tensorrt
 from tests.toy_model import CANVAS_HW, CHART_BGR, LABEL_BGR, SPECIMEN_BGR, build_toy_model
 from training.fp16 import convert_fp16

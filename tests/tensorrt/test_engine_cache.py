@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from edge.config import ConfigError
+from edge.config_files import ConfigError
 from edge.segmentation import engine_cache as ec
 from edge.segmentation.model_card import ModelCard
 from tests.tensorrt.conftest import write_fp16_copy

@@ -15,10 +15,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edge.config import SegmenterSettings, load_settings
+from edge.config import load_settings
 from edge.segmentation.letterbox import canvas_to_tensor, place_on_canvas
 from edge.segmentation.model_card import ModelCard, bundled_model_path, load_model_card
 from edge.segmentation.onnxruntime_backend import OnnxRuntimeSegmenter
+from edge.segmentation.settings import SegmenterSettings
 from edge.segmentation.tensorrt_backend import TensorRtSegmenter
 from tests.tensorrt.conftest import sample_image
 from tests.toy_model import build_toy_model

@@ -15,12 +15,12 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
-from edge.config import SegmenterSettings
 from edge.segmentation import tensorrt_backend as trb
 from edge.segmentation import tensorrt_build as trbuild
 from edge.segmentation.engine_cache import EngineMismatch, EngineMissing, engine_paths
 from edge.segmentation.model_card import ModelCard, load_model_card
 from edge.segmentation.onnxruntime_backend import OnnxRuntimeSegmenter
+from edge.segmentation.settings import SegmenterSettings
 from tests.tensorrt import fake_device
 from tests.tensorrt.conftest import sample_image, write_fp16_copy
 from tests.toy_model import build_toy_model

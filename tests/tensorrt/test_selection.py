@@ -15,9 +15,10 @@ import onnxruntime as ort
 import pytest
 
 from edge.cli import main
-from edge.config import ConfigError, SegmenterSettings
+from edge.config_files import ConfigError
 from edge.segmentation import onnxruntime_backend as orb
 from edge.segmentation.registry import create_segmenter
+from edge.segmentation.settings import SegmenterSettings
 from tests.tensorrt import fake_device
 from tests.tensorrt.conftest import sample_image
 
