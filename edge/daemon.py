@@ -40,6 +40,7 @@ from edge.pipeline import FramePipeline
 from edge.qc.base import CheckResult
 from edge.qc.station_history import accepted_edge_widths
 from edge.sd_notify import Notifier, watchdog_interval_s
+from edge.segmentation.base import ModelInfo
 from edge.sinks import jsonl, mqtt
 from edge.sinks.base import OutboxSink
 from edge.sinks.directory import DirectorySink
@@ -54,6 +55,7 @@ from edge.sinks.settings import (
     resolve_mqtt_password,
     upstream_name,
 )
+from edge.station.server import HISTORY_LENGTH, StationServer
 from edge.verdict import build_verdict, summary_line
 from edge.watch_settings import require_watch_folder
 
@@ -144,7 +146,7 @@ class Daemon:
         self.verdict_listeners: list[Callable[[dict[str, Any]], None]] = []
         # called with every recorded operator override, likewise
         self.override_listeners: list[Callable[[dict[str, Any]], None]] = []
-        self.station_server: Any = None
+        self.station_server: StationServer | None = None
         self.worker_heartbeat = time.monotonic()
         self.ready = threading.Event()
         self.notifier = Notifier()
@@ -233,9 +235,7 @@ class Daemon:
         self.intake = Intake(self.folder, self.settings.watch, self.frames, self._is_judged)
         self.intake.start()
         if self.settings.http.enabled:
-            from edge.station.server import StationServer
-
-            self.station_server = StationServer(self)
+            self.station_server = self._make_station_server(self.journal)
             self.station_server.start()
         if self.publisher is not None:
             self.publisher.start()  # 'online' goes out on connect: model loaded, warmed up, watching
@@ -245,6 +245,18 @@ class Daemon:
         info = self.pipeline.segmenter.info
         log.info("watching %s as station %r, profile %s, model %s on %s/%s", self.folder,
                  self.settings.station, self.settings.profile, info.name, info.backend, info.device)
+
+    def _make_station_server(self, journal: Journal) -> StationServer:
+        recent = journal.recent_verdicts(HISTORY_LENGTH)
+        server = StationServer(self, self.settings.station, self.settings.http, recent,
+                               journal.overrides_of(v["id"] for v in recent))
+        self.verdict_listeners.append(server.on_verdict)
+        self.override_listeners.append(server.on_override)
+        return server
+
+    def model_info(self) -> ModelInfo | None:
+        """The segmenter's model, once it is loaded."""
+        return self.pipeline.segmenter.info if self.pipeline is not None else None
 
     def _is_judged(self, path: Path, st: os.stat_result) -> bool:
         """This frame has its verdict (one that said only "cannot be opened" counts until it can be)."""

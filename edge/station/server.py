@@ -1,6 +1,6 @@
 """The station screen and /metrics over HTTP, served by the daemon beside the camera.
 
-Verdicts arrive through `daemon.verdict_listeners` on the judging thread; the listener only queues
+Verdicts arrive through `on_verdict`, called by the daemon on the judging thread; it only queues
 them, and a dispatcher thread of our own updates the metrics and the history and pushes each one
 to the open screens as a Server-Sent Event. Thumbnails are decoded on the HTTP thread that asks.
 
@@ -19,21 +19,21 @@ import socket
 import threading
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
 from edge.config_files import ConfigError
-from edge.overrides import OverrideError, UnknownVerdict, request_from
+from edge.health import Problem
+from edge.overrides import OverrideError, OverrideRequest, UnknownVerdict, request_from
+from edge.segmentation.base import ModelInfo
 from edge.station.metrics import StationMetrics
+from edge.station.settings import HttpSettings
 from edge.station.thumbnail import CLASS_COLOURS, FAILING_COLOUR, failing_region_ids, render_crop, render_thumbnail
-
-if TYPE_CHECKING:
-    from edge.daemon import Daemon
 
 log = logging.getLogger(__name__)
 
@@ -126,10 +126,32 @@ class _HttpServer(ThreadingHTTPServer):
             self._slots.release()
 
 
+class StationSource(Protocol):
+    """What the screen reads of the running station, and the one thing it asks of it: an override."""
+
+    ready: threading.Event
+
+    def state(self) -> dict[str, Any]: ...
+
+    def health(self) -> list[Problem]: ...
+
+    def unhealthy_stages(self) -> list[str]: ...
+
+    def model_info(self) -> ModelInfo | None: ...
+
+    def apply_override(self, request: OverrideRequest) -> dict[str, Any] | None: ...
+
+
 class StationServer:
-    def __init__(self, daemon: Daemon) -> None:
-        self.daemon = daemon
-        self.metrics = StationMetrics(daemon.settings.station)
+    """`recent` and `overrides`: the last frames before a restart (newest first) and their overrides,
+    shown again; the owner calls `on_verdict` and `on_override` with every new one."""
+
+    def __init__(self, source: StationSource, station: str, http: HttpSettings,
+                 recent: Sequence[dict[str, Any]] = (), overrides: Mapping[str, list[dict[str, Any]]] | None = None,
+                 ) -> None:
+        self.source = source
+        self.http = http
+        self.metrics = StationMetrics(station)
         self.history: deque[dict[str, Any]] = deque(maxlen=HISTORY_LENGTH)
         self._verdicts: OrderedDict[str, Mapping[str, Any]] = OrderedDict()  # for thumbnails, by id
         self._thumbnails: OrderedDict[str, bytes | None] = OrderedDict()
@@ -142,13 +164,9 @@ class StationServer:
         self._threads: list[threading.Thread] = []
         self.page = resources.files("edge.station").joinpath("page.html").read_bytes()
         self._crops: OrderedDict[tuple[str, int], bytes | None] = OrderedDict()
-        daemon.verdict_listeners.append(self.on_verdict)
-        daemon.override_listeners.append(self.on_override)
-        if daemon.journal is not None:
-            verdicts = daemon.journal.recent_verdicts(HISTORY_LENGTH)
-            self._restore(verdicts, daemon.journal.overrides_of(v["id"] for v in verdicts))
+        self._restore(recent, overrides or {})
 
-    def _restore(self, verdicts: list[dict[str, Any]], overrides: Mapping[str, list[dict[str, Any]]]) -> None:
+    def _restore(self, verdicts: Sequence[dict[str, Any]], overrides: Mapping[str, list[dict[str, Any]]]) -> None:
         """The last frames before a restart, newest first, shown again (not counted again)."""
         for verdict in reversed(verdicts):
             self.history.appendleft(verdict_summary(verdict, overrides.get(verdict["id"])))
@@ -181,16 +199,16 @@ class StationServer:
 
     def start(self) -> None:
         # bound here, not in the thread, so a port in use stops the daemon with a clear error
-        host, port = self.daemon.settings.http.host_port
+        host, port = self.http.host_port
         try:
             self._httpd = _HttpServer((host, port), _Handler, self)
         except OSError as exc:
-            raise ConfigError(f"http.listen: cannot listen on {self.daemon.settings.http.listen}: "
+            raise ConfigError(f"http.listen: cannot listen on {self.http.listen}: "
                               f"{exc.strerror or exc}") from None
         if not _is_loopback(host):
             log.warning("station screen listens on %s, reachable from other machines: anyone on the network "
                         "can see the frames and the line's figures (set http.listen to 127.0.0.1:%d to keep it "
-                        "to this computer)", self.daemon.settings.http.listen, port)
+                        "to this computer)", self.http.listen, port)
         self._threads = [threading.Thread(target=self._httpd.serve_forever, name="station-http", daemon=True),
                          threading.Thread(target=self._dispatch, name="station-dispatch", daemon=True)]
         for thread in self._threads:
@@ -288,40 +306,29 @@ class StationServer:
         return [sse_message("verdict", item, item["id"]) for item in reversed(newer)]
 
     # -- what the endpoints serve ------------------------------------------------------------
-    def daemon_state(self) -> dict[str, Any]:
-        # Daemon.state() walks the last hour's deque while the judging thread may append to it;
-        # a rare "mutated during iteration" is simply asked again.
-        for _ in range(5):
-            try:
-                return self.daemon.state()
-            except RuntimeError:
-                time.sleep(0.001)
-        return self.daemon.state()
-
     def model(self) -> dict[str, Any] | None:
-        pipeline = self.daemon.pipeline
-        if pipeline is None:
+        info = self.source.model_info()
+        if info is None:
             return None
-        info = pipeline.segmenter.info
         return {"name": info.name, "sha256": info.sha256, "backend": info.backend, "device": info.device}
 
     def stats(self) -> dict[str, Any]:
-        state = self.daemon_state()
+        state = self.source.state()
         keys = ("frames", "frames_per_hour", "retake_rate_percent", "queue_depth", "outbox_depth")
-        return {**{key: state[key] for key in keys}, "ready": self.daemon.ready.is_set(),
-                "unhealthy": self.daemon.unhealthy_stages() if self.daemon.ready.is_set() else []}
+        return {**{key: state[key] for key in keys}, "ready": self.source.ready.is_set(),
+                "unhealthy": self.source.unhealthy_stages() if self.source.ready.is_set() else []}
 
     def state_document(self) -> dict[str, Any]:
         with self._lock:
             history = list(self.history)
-        return {**self.daemon_state(), "ready": self.daemon.ready.is_set(),
-                "unhealthy": self.daemon.unhealthy_stages() if self.daemon.ready.is_set() else [],
+        return {**self.source.state(), "ready": self.source.ready.is_set(),
+                "unhealthy": self.source.unhealthy_stages() if self.source.ready.is_set() else [],
                 "model": self.model(), "latest": history[0] if history else None, "history": history,
                 "class_colours": CLASS_COLOURS, "failing_colour": FAILING_COLOUR}
 
     def metrics_exposition(self, accept: str | None) -> tuple[bytes, str]:
-        ready = self.daemon.ready.is_set() and not self.daemon.health()
-        return self.metrics.exposition(self.daemon_state(), self.model(), ready, accept)
+        ready = self.source.ready.is_set() and not self.source.health()
+        return self.metrics.exposition(self.source.state(), self.model(), ready, accept)
 
     def thumbnail(self, verdict_id: str | None) -> bytes | None:
         with self._lock:
@@ -362,7 +369,7 @@ class StationServer:
         try:
             action = body.get("action") if isinstance(body, Mapping) else None
             request = request_from(str(action), body, "screen")
-            override = self.daemon.apply_override(request)
+            override = self.source.apply_override(request)
         except UnknownVerdict as exc:
             return HTTPStatus.NOT_FOUND, {"error": str(exc)}
         except OverrideError as exc:
@@ -477,8 +484,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.do_GET()
 
     def _health(self) -> None:
-        daemon = self.server.station.daemon
-        problems = daemon.unhealthy_stages() if daemon.ready.is_set() else ["starting"]
+        source = self.server.station.source
+        problems = source.unhealthy_stages() if source.ready.is_set() else ["starting"]
         self._json({"ok": not problems, "problems": problems},
                    HTTPStatus.OK if not problems else HTTPStatus.SERVICE_UNAVAILABLE)
 
