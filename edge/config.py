@@ -15,7 +15,7 @@ import yaml
 from pydantic import Field, ValidationError, field_validator
 
 from edge.config_files import ConfigError, default_config_text, parse_yaml
-from edge.crops import CropSettings
+from edge.crop_settings import CropSettings
 from edge.decode_settings import DecodeSettings
 from edge.journal_settings import OutboxSettings
 from edge.qc.settings import ProfileSettings

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import errno
 import hashlib
-import json
 import logging
 import os
 import shutil
@@ -26,40 +25,24 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import cv2
-import numpy as np
-
 from edge.config import Settings
 from edge.config_files import ConfigError
-from edge.decode import to_uint8
+from edge.crops import write_crops
 from edge.health import Problem
 from edge.intake import FrameQueue, Intake
-from edge.journal import Journal, NewMessage
+from edge.journal import Journal
 from edge.overrides import OverrideError, OverrideRequest, UnknownVerdict, build_override, decode_command
 from edge.pipeline import FramePipeline
-from edge.qc.base import CheckResult
 from edge.qc.station_history import accepted_edge_widths
 from edge.sd_notify import Notifier, watchdog_interval_s
 from edge.segmentation.base import ModelInfo
 from edge.sinks import jsonl, mqtt
 from edge.sinks.base import OutboxSink
-from edge.sinks.directory import DirectorySink
-from edge.sinks.homeassistant import discovery_messages
-from edge.sinks.http import HttpSink
-from edge.sinks.settings import (
-    BrokerSettings,
-    DirectoryUpstream,
-    HttpUpstream,
-    MqttUpstream,
-    parse_mqtt_url,
-    resolve_mqtt_password,
-    upstream_name,
-)
+from edge.sinks.routing import build_sinks, override_messages, verdict_messages
 from edge.station.server import HISTORY_LENGTH, StationServer
-from edge.verdict import build_verdict, summary_line
+from edge.verdict import error_verdict, summary_line
 from edge.watch_settings import require_watch_folder
 
-ACCEPTED_SCHEMA = "specimen-edge/accepted/1"
 _PRUNE_EVERY_S = 600.0
 _MAX_ATTEMPTS = 3
 # identities of unreadable, freshly written files held back once (see _hold_back_error)
@@ -155,36 +138,10 @@ class Daemon:
         self.journal_error: str | None = None  # the last failed write to the journal, until one succeeds
 
     # -- wiring ----------------------------------------------------------------------------
-    def _broker(self, broker: BrokerSettings) -> tuple[Any, str | None]:
-        return parse_mqtt_url(broker.url), resolve_mqtt_password(broker)
-
     def _make_sinks(self, journal: Journal) -> None:
-        """Every sink is built before any starts, so configuration errors surface first."""
-        station = self.settings.station
-        self.sinks.append(jsonl.JsonLinesSink(journal, self.state_dir / "verdicts.jsonl"))
-        cfg = self.settings.mqtt
-        if cfg.enabled:
-            target, password = self._broker(cfg)
-            prefix = cfg.topic_prefix
-            discovery = (lambda: discovery_messages(cfg.homeassistant.discovery_prefix, prefix, station,
-                                                    self._screen_link())) if cfg.homeassistant.enabled else None
-            self.publisher = mqtt.MqttPublisher(
-                mqtt.SINK, cfg, target, password, cfg.client_id or f"specimen-edge-{station}", journal,
-                status_topic=mqtt.topic(prefix, station, "status"), state_topic=mqtt.topic(prefix, station, "state"),
-                state_provider=self.state, retained_on_connect=discovery,
-                command_topic=mqtt.topic(prefix, station, "set/+"), on_command=self._on_command)
-            self.sinks.append(self.publisher)
-        for index, up in enumerate(self.settings.upstream):
-            name = upstream_name(index, up)
-            if isinstance(up, MqttUpstream):
-                broker = up.broker or cfg
-                target, password = self._broker(broker)
-                client_id = (broker.client_id or f"specimen-edge-{station}") + f"-{name.split(':', 1)[1]}"
-                self.sinks.append(mqtt.MqttPublisher(name, broker, target, password, client_id, journal))
-            elif isinstance(up, HttpUpstream):
-                self.sinks.append(HttpSink(journal, name, up))
-            elif isinstance(up, DirectoryUpstream):
-                self.sinks.append(DirectorySink(journal, name, up))
+        built = build_sinks(self.settings, self.state_dir, journal, state_provider=self.state,
+                            on_command=self._on_command, screen_link=self._screen_link)
+        self.sinks, self.publisher = built.sinks, built.publisher
 
     def _screen_link(self) -> str | None:
         """The station screen's address, once it is served (it is started before the broker connection)."""
@@ -399,14 +356,12 @@ class Daemon:
         if not _can_open(path):
             return self._record_error(path, before, first_seen, "cannot be opened: permission denied (it is "
                                       "judged as soon as its permissions allow)", unopened=True)
-        self.intake.in_hand.add(path)
         try:
-            judgement = self.pipeline.judge(path, keep_image=self.settings.crops.enabled)
+            with self.intake.holding(path):
+                judgement = self.pipeline.judge(path, keep_image=self.settings.crops.enabled)
         except FileNotFoundError:
             log.info("skipped %s: removed while it was being read", path.name)
             return None
-        finally:
-            self.intake.in_hand.discard(path)
         try:
             after = os.stat(path)
         except FileNotFoundError:
@@ -414,7 +369,7 @@ class Daemon:
             return None
         if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
             log.info("%s changed while it was read; waiting until it is complete", path.name)
-            self.intake.stability.watch(path)
+            self.intake.watch_again(path)
             return None
         if judgement.verdict["verdict"] == "error" and self._hold_back_error(path, before):
             return None
@@ -422,7 +377,8 @@ class Daemon:
         supersedes = supersedes or self._grown_since_error(path, before)
         if supersedes is not None:
             verdict = {**verdict, "supersedes": supersedes}
-        crops = self._write_crops(verdict, judgement.image) if judgement.image is not None else []
+        crops = (write_crops(verdict, judgement.image, self.crops_dir, self.settings.crops)
+                 if judgement.image is not None else [])
         return self._record(path, before, first_seen, verdict, crops, supersedes=supersedes)
 
     def _hold_back_error(self, path: Path, st: os.stat_result) -> bool:
@@ -438,7 +394,7 @@ class Daemon:
         while len(self._held_back) > _HELD_BACK_KEPT:
             self._held_back.popitem(last=False)
         log.info("%s cannot be read yet and was written just now; judged again once it holds still", path.name)
-        self.intake.stability.watch(path)
+        self.intake.watch_again(path)
         return True
 
     def _grown_since_error(self, path: Path, st: os.stat_result) -> str | None:
@@ -461,34 +417,13 @@ class Daemon:
             log.info("sharpness baseline: %d measurements of %d camera set-up(s) read from the journal",
                      len(rows), cameras)
 
-    def _write_crops(self, verdict: dict[str, Any], image: np.ndarray) -> list[dict[str, Any]]:
-        """JPEG crops of the configured regions of an accepted frame, for OCR downstream."""
-        if verdict["verdict"] != "accept":
-            return []
-        self.crops_dir.mkdir(exist_ok=True)
-        stem = Path(verdict["file"]).stem
-        crops = []
-        for region in verdict["regions"]:
-            if region["class"] not in self.settings.crops.classes:
-                continue
-            x0, y0, x1, y1 = region["bbox"]
-            path = self.crops_dir / f"{stem}.{verdict['id'][:8]}.{region['class']}-{region['id']}.jpg"
-            ok = cv2.imwrite(str(path), to_uint8(image[y0:y1, x0:x1]),
-                             [cv2.IMWRITE_JPEG_QUALITY, self.settings.crops.jpeg_quality])
-            if ok:
-                crops.append({"region": region["id"], "class": region["class"], "bbox": region["bbox"],
-                              "path": str(path)})
-        return crops
-
     def _record_error(self, path: Path, st: os.stat_result, first_seen: float, reason: str,
                       unopened: bool = False) -> dict[str, Any] | None:
         assert self.pipeline is not None and self.journal is not None
         if self.journal.has_frame(str(path), st.st_size, st.st_mtime_ns):
             return None
-        check = CheckResult("readable", "fail", f"Unreadable file: {path.name} {reason}", value=False)
-        verdict = build_verdict(station=self.settings.station, path=path, profile=self.settings.profile,
-                                checks=[check], regions=[], model=self.pipeline.segmenter.info,
-                                timings_ms={"total": 0.0})
+        verdict = error_verdict(station=self.settings.station, path=path, profile=self.settings.profile,
+                                model=self.pipeline.segmenter.info, reason=reason, total_ms=0.0)
         return self._record(path, st, first_seen, verdict, unopened=unopened)
 
     def _give_up(self, path: Path, exc: Exception) -> None:
@@ -503,33 +438,13 @@ class Daemon:
         except Exception:
             log.exception("could not record the error verdict for %s", path)
 
-    def _messages(self, verdict: dict[str, Any], crops: list[dict[str, Any]]) -> list[NewMessage]:
-        payload = json.dumps(verdict, separators=(",", ":")).encode()
-        messages = [NewMessage(jsonl.SINK, "verdicts.jsonl", payload)]
-        cfg = self.settings.mqtt
-        if cfg.enabled:
-            prefix, station = cfg.topic_prefix, self.settings.station
-            if verdict["verdict"] != "accept":
-                messages.append(NewMessage(mqtt.SINK, mqtt.topic(prefix, station, "alert"), payload,
-                                           ttl_s=cfg.alert_expiry_s))
-            messages.append(NewMessage(mqtt.SINK, mqtt.topic(prefix, station, "verdict"), payload))
-        if verdict["verdict"] == "accept" and self.settings.upstream:
-            accepted = json.dumps({
-                "schema": ACCEPTED_SCHEMA, "id": verdict["id"], "station": verdict["station"],
-                "file": verdict["file"], "sha256": verdict["sha256"], "barcodes": verdict["barcodes"],
-                "crops": crops, "verdict": verdict}, separators=(",", ":")).encode()
-            for index, up in enumerate(self.settings.upstream):
-                where = up.topic if isinstance(up, MqttUpstream) else up.type
-                messages.append(NewMessage(upstream_name(index, up), where, accepted))
-        return messages
-
     def _record(self, path: Path, st: os.stat_result, first_seen: float, verdict: dict[str, Any],
                 crops: list[dict[str, Any]] | None = None, unopened: bool = False,
                 supersedes: str | None = None) -> dict[str, Any] | None:
         assert self.journal is not None
         stored = self.journal.record(path=str(path), size_bytes=st.st_size, mtime_ns=st.st_mtime_ns,
                                      first_seen=first_seen, verdict=verdict,
-                                     messages=self._messages(verdict, crops or []),
+                                     messages=verdict_messages(self.settings, verdict, crops or []),
                                      edge_widths=accepted_edge_widths(verdict), unopened=unopened,
                                      supersedes=supersedes)
         self.journal_error = None
@@ -557,7 +472,7 @@ class Daemon:
         if verdict is None:
             raise UnknownVerdict(f"verdict {request.verdict_id!r} is not among the latest frames of this station")
         override = build_override(request, verdict, self.settings.station)
-        if not self.journal.record_override(override, self._override_messages(override)):
+        if not self.journal.record_override(override, override_messages(self.settings, override)):
             return None
         self.counters.note_override(override["verdict_id"], override["action"])
         for listener in self.override_listeners:
@@ -573,18 +488,6 @@ class Daemon:
                  Path(str(override["file"])).name, ", ".join(override["checks"]),
                  f": {override['note']}" if override["note"] else "")
         return override
-
-    def _override_messages(self, override: dict[str, Any]) -> list[NewMessage]:
-        payload = json.dumps(override, separators=(",", ":")).encode()
-        messages = []
-        cfg = self.settings.mqtt
-        if cfg.enabled:
-            messages.append(NewMessage(mqtt.SINK, mqtt.topic(cfg.topic_prefix, self.settings.station, "override"),
-                                       payload))
-        for index, up in enumerate(self.settings.upstream):
-            where = up.topic if isinstance(up, MqttUpstream) else up.type
-            messages.append(NewMessage(upstream_name(index, up), where, payload))
-        return messages
 
     def _on_command(self, action: str, payload: bytes) -> None:
         """An MQTT command (`<prefix>/<station>/set/<action>`); called on the MQTT network thread,

@@ -23,7 +23,8 @@ import queue
 import stat
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -198,13 +199,14 @@ class Intake:
         self.settings = settings
         self.frames = frames
         self._is_judged = is_judged
-        self.stability = StabilityTracker(settings.stable_for_s, self._ready)
+        self._stability = StabilityTracker(settings.stable_for_s, self._ready)
         self._observer: BaseObserver | None = None
         self._stop = threading.Event()
         self._rescan = threading.Event()
         self._thread: threading.Thread | None = None
         self.last_scan_at = 0.0
-        self.in_hand: set[Path] = set()
+        # frames being judged: reading one raises events of its own, which must not queue it again
+        self._in_hand: set[Path] = set()
         self._folder_id: tuple[int, int] | None = None  # (device, inode) of the folder being watched
         self.folder_missing = False
 
@@ -269,38 +271,52 @@ class Intake:
     def request_rescan(self) -> None:
         self._rescan.set()
 
+    # -- frames being judged -----------------------------------------------------------------
+    @contextmanager
+    def holding(self, path: Path) -> Iterator[None]:
+        """While `path` is being judged."""
+        self._in_hand.add(path)
+        try:
+            yield
+        finally:
+            self._in_hand.discard(path)
+
+    def watch_again(self, path: Path) -> None:
+        """Queue `path` again once it has held still (it changed while it was read, or may still be written)."""
+        self._stability.watch(path)
+
     # -- events ----------------------------------------------------------------------------
     def handle_event(self, event: FileSystemEvent) -> None:
         if event.is_directory:
             return
         kind = event.event_type
         if kind == "moved":
-            self.stability.forget(Path(os.fsdecode(event.src_path)))
+            self._stability.forget(Path(os.fsdecode(event.src_path)))
             path = Path(os.fsdecode(event.dest_path))
             if is_candidate(path, self.folder, self.settings):
-                self.stability.forget(path)
+                self._stability.forget(path)
                 self._ready(path)
             return
         path = Path(os.fsdecode(event.src_path))
         if not is_candidate(path, self.folder, self.settings):
             return
         if kind == "closed":
-            self.stability.forget(path)
+            self._stability.forget(path)
             self._ready(path)
         elif kind == "created" and os.path.islink(path):
             self._ready(path)  # a link is made whole at once; a loop or a link out is reported by the worker
         elif kind in ("created", "modified", "attrib"):
             # attrib: a file judged "cannot be opened" is judged again once chmod lets us read it
-            if path not in self.in_hand:
+            if path not in self._in_hand:
                 # inotify reports a file renamed in from outside the folder as 'created' with no
                 # 'opened' after it; polling cannot tell, so it always waits the full period
-                self.stability.watch(path, moved_in=kind == "created" and not self.settings.polling)
+                self._stability.watch(path, moved_in=kind == "created" and not self.settings.polling)
         elif kind == "opened":
-            self.stability.opened(path)
+            self._stability.opened(path)
         elif kind == "closed_no_write":
-            self.stability.closed_without_write(path)
+            self._stability.closed_without_write(path)
         elif kind == "deleted":
-            self.stability.forget(path)
+            self._stability.forget(path)
 
     def _ready(self, path: Path) -> None:
         if not self.frames.offer(path):
@@ -331,7 +347,7 @@ class Intake:
         offered = 0
         now = time.time()
         for path in self._iter_files():
-            if path in self.frames or path in self.stability or path in self.in_hand:
+            if path in self.frames or path in self._stability or path in self._in_hand:
                 continue
             try:
                 st = os.stat(path)
@@ -350,7 +366,7 @@ class Intake:
                 else:
                     break
             else:
-                self.stability.watch(path)
+                self._stability.watch(path)
         self.last_scan_at = time.monotonic()
         if offered:
             log.info("reconciliation scan: %d frame(s) without a verdict queued", offered)
@@ -363,7 +379,7 @@ class Intake:
             try:
                 if self._folder_came_back():
                     next_scan = 0.0  # what arrived while it was not watched is found now
-                self.stability.poll()
+                self._stability.poll()
                 overflow = self.frames.overflowed.is_set() and self.frames.depth() <= self.frames.maxsize // 4
                 if overflow or self._rescan.is_set() or time.monotonic() >= next_scan:
                     self._rescan.clear()

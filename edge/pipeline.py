@@ -24,7 +24,7 @@ from edge.segmentation.base import Segmenter
 from edge.segmentation.deskew import DESKEW_MIN_DEG, segment_square
 from edge.segmentation.regions import extract_regions, full_resolution_class_map
 from edge.segmentation.registry import create_segmenter
-from edge.verdict import build_verdict
+from edge.verdict import build_verdict, error_verdict
 
 log = logging.getLogger(__name__)
 
@@ -112,10 +112,9 @@ class FramePipeline:
 
     def _error(self, path: Path, reason: str, start: float, sha256: str | None = None,
                size: int | None = None) -> dict[str, Any]:
-        check = CheckResult("readable", "fail", f"Unreadable file: {path.name} {reason}", value=False)
-        return build_verdict(station=self.settings.station, path=path, profile=self.settings.profile,
-                             checks=[check], regions=[], model=self.segmenter.info, sha256=sha256,
-                             size_bytes=size, timings_ms={"total": (time.perf_counter() - start) * 1000})
+        return error_verdict(station=self.settings.station, path=path, profile=self.settings.profile,
+                             model=self.segmenter.info, reason=reason, sha256=sha256, size_bytes=size,
+                             total_ms=(time.perf_counter() - start) * 1000)
 
     def close(self) -> None:
         self._check_pool.shutdown(wait=True)

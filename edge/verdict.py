@@ -55,6 +55,14 @@ def build_verdict(
     }
 
 
+def error_verdict(*, station: str, path: Path, profile: str, model: ModelInfo, reason: str, total_ms: float,
+                  sha256: str | None = None, size_bytes: int | None = None) -> dict[str, Any]:
+    """The verdict of a file that could not be judged; `reason` follows "Unreadable file: <name>"."""
+    check = CheckResult("readable", "fail", f"Unreadable file: {path.name} {reason}", value=False)
+    return build_verdict(station=station, path=path, profile=profile, checks=[check], regions=[], model=model,
+                         sha256=sha256, size_bytes=size_bytes, timings_ms={"total": total_ms})
+
+
 def summary_line(verdict: dict[str, Any]) -> str:
     """One human line: file, verdict and the reasons' messages."""
     name = Path(verdict["file"]).name

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -13,9 +12,8 @@ import pyarrow as pa
 from edge.audit.sources import Frame
 from edge.classes import CLASS_NAMES
 from edge.config import Settings
-from edge.qc.base import CheckResult
 from edge.segmentation.base import ModelInfo
-from edge.verdict import build_verdict
+from edge.verdict import error_verdict
 
 TIMINGS = ("decode_small", "segment", "decode_wait", "qc", "total")
 REGION_CLASSES = CLASS_NAMES[1:]
@@ -95,10 +93,8 @@ def verdict_row(frame: Frame, verdict: dict[str, Any], *, node: str, worker: str
 def unjudged_verdict(settings: Settings, model: ModelInfo, path: Path, reason: str) -> dict[str, Any]:
     """An `error` verdict for a frame the pipeline gave none: removed before it was read, or its
     worker stopped on it every time it was tried."""
-    start = time.perf_counter()
-    check = CheckResult("readable", "fail", f"Unreadable file: {path.name} {reason}", value=False)
-    return build_verdict(station=settings.station, path=path, profile=settings.profile, checks=[check],
-                         regions=[], model=model, timings_ms={"total": (time.perf_counter() - start) * 1000})
+    return error_verdict(station=settings.station, path=path, profile=settings.profile, model=model,
+                         reason=reason, total_ms=0.0)
 
 
 def rows_table(rows: list[dict[str, Any]]) -> pa.Table:

@@ -12,6 +12,7 @@ import json
 import re
 
 from edge import __version__
+from edge.sinks.topics import topic
 
 # Home Assistant compares what this renders with payload_available / payload_not_available.
 AVAILABILITY_TEMPLATE = "{{ 'online' if value == 'online' else 'offline' }}"
@@ -31,7 +32,7 @@ def discovery_messages(discovery_prefix: str, topic_prefix: str, station: str,
     """(topic, retained payload) of each entity's discovery config. `configuration_url`: the
     station screen, linked from the device page."""
     node = node_id(station)
-    state_topic = f"{topic_prefix}/{station}/state"
+    state_topic = topic(topic_prefix, station, "state")
     device: dict[str, object] = {"identifiers": [node], "name": f"specimen-edge {station}",
                                  "manufacturer": "specimen-edge", "model": "digitisation quality control",
                                  "sw_version": __version__}
@@ -39,7 +40,7 @@ def discovery_messages(discovery_prefix: str, topic_prefix: str, station: str,
         device["configuration_url"] = configuration_url
     common = {
         "state_topic": state_topic,
-        "availability_topic": f"{topic_prefix}/{station}/status",
+        "availability_topic": topic(topic_prefix, station, "status"),
         "availability_template": AVAILABILITY_TEMPLATE,
         "payload_available": "online",
         "payload_not_available": "offline",

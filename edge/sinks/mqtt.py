@@ -51,10 +51,6 @@ def reconnect_delay_s(attempt: int, rng: random.Random | None = None) -> int:
     return (rng or random).randint(1, bound)
 
 
-def topic(prefix: str, station: str, leaf: str) -> str:
-    return f"{prefix}/{station}/{leaf}"
-
-
 def explain_connect_error(exc: BaseException, target: MqttTarget) -> str:
     where = f"{target.host}:{target.port}"
     if isinstance(exc, ssl.SSLCertVerificationError):
