@@ -10,9 +10,10 @@ import numpy as np
 
 from edge.crop_settings import CropSettings
 from edge.decode import to_uint8
+from edge.verdict import Verdict
 
 
-def write_crops(verdict: dict[str, Any], image: np.ndarray, folder: Path,
+def write_crops(verdict: Verdict, image: np.ndarray, folder: Path,
                 settings: CropSettings) -> list[dict[str, Any]]:
     """JPEG crops of the configured regions of an accepted frame; what was written, for the
     accepted-result document."""

@@ -40,7 +40,7 @@ from edge.sinks import jsonl, mqtt
 from edge.sinks.base import OutboxSink
 from edge.sinks.routing import build_sinks, override_messages, verdict_messages
 from edge.station.server import HISTORY_LENGTH, StationServer
-from edge.verdict import error_verdict, summary_line
+from edge.verdict import Verdict, error_verdict, summary_line
 from edge.watch_settings import require_watch_folder
 
 _PRUNE_EVERY_S = 600.0
@@ -63,14 +63,14 @@ class Counters:
     # written by the judging thread, read by the MQTT, systemd and HTTP threads
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def add(self, verdict: dict[str, Any]) -> None:
+    def add(self, verdict: Verdict) -> None:
         with self.lock:
             self.frames[verdict["verdict"]] += 1
             self.reasons.update(r["check"] for r in verdict["reasons"])
             self.recent.append((time.time(), verdict["verdict"]))
         self.remember_last(verdict)
 
-    def remember_last(self, verdict: dict[str, Any], overrides: list[dict[str, Any]] | None = None) -> None:
+    def remember_last(self, verdict: Verdict, overrides: list[dict[str, Any]] | None = None) -> None:
         """The latest verdict, without counting it (also the one read back from the journal at start-up)."""
         with self.lock:
             self.last = {"id": verdict["id"], "file": Path(verdict["file"]).name, "verdict": verdict["verdict"],
@@ -126,7 +126,7 @@ class Daemon:
         self._last_prune = 0.0
         self._failures: dict[Path, int] = {}
         # called with every recorded verdict (the station screen, metrics); must return quickly
-        self.verdict_listeners: list[Callable[[dict[str, Any]], None]] = []
+        self.verdict_listeners: list[Callable[[Verdict], None]] = []
         # called with every recorded operator override, likewise
         self.override_listeners: list[Callable[[dict[str, Any]], None]] = []
         self.station_server: StationServer | None = None
@@ -319,7 +319,7 @@ class Daemon:
                 self.notifier.notify(STATUS=self._status_line())
 
     # -- judging ---------------------------------------------------------------------------
-    def process(self, path: Path) -> dict[str, Any] | None:
+    def process(self, path: Path) -> Verdict | None:
         """Judge one queued path; None when there is no frame to judge (gone, folder, judged)."""
         assert self.pipeline is not None and self.journal is not None and self.intake is not None
         first_seen = time.time()
@@ -418,7 +418,7 @@ class Daemon:
                      len(rows), cameras)
 
     def _record_error(self, path: Path, st: os.stat_result, first_seen: float, reason: str,
-                      unopened: bool = False) -> dict[str, Any] | None:
+                      unopened: bool = False) -> Verdict | None:
         assert self.pipeline is not None and self.journal is not None
         if self.journal.has_frame(str(path), st.st_size, st.st_mtime_ns):
             return None
@@ -438,9 +438,9 @@ class Daemon:
         except Exception:
             log.exception("could not record the error verdict for %s", path)
 
-    def _record(self, path: Path, st: os.stat_result, first_seen: float, verdict: dict[str, Any],
+    def _record(self, path: Path, st: os.stat_result, first_seen: float, verdict: Verdict,
                 crops: list[dict[str, Any]] | None = None, unopened: bool = False,
-                supersedes: str | None = None) -> dict[str, Any] | None:
+                supersedes: str | None = None) -> Verdict | None:
         assert self.journal is not None
         stored = self.journal.record(path=str(path), size_bytes=st.st_size, mtime_ns=st.st_mtime_ns,
                                      first_seen=first_seen, verdict=verdict,
@@ -584,7 +584,7 @@ def _file_sha256(path: str) -> str:
     return digest.hexdigest()
 
 
-def _same_frame(verdict: dict[str, Any], st: os.stat_result) -> bool:
+def _same_frame(verdict: Verdict, st: os.stat_result) -> bool:
     """Is the file now at the verdict's path the one that verdict was made for?"""
     if verdict.get("size_bytes") is not None and verdict["size_bytes"] != st.st_size:
         return False

@@ -21,7 +21,11 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
+
+if TYPE_CHECKING:
+    # only a type: the journal stays free of the judging code
+    from edge.verdict import Verdict
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS frames (
@@ -183,7 +187,7 @@ class Journal:
         with self._lock:
             return self._db.execute("SELECT 1 FROM frames LIMIT 1").fetchone() is None
 
-    def adopt(self, *, path: str, size_bytes: int, mtime_ns: int, verdict: dict[str, Any]) -> bool:
+    def adopt(self, *, path: str, size_bytes: int, mtime_ns: int, verdict: Verdict) -> bool:
         """Know a frame by a verdict delivered before this journal existed, sending nothing again."""
         with self._lock:
             cur = self._db.execute(
@@ -225,7 +229,7 @@ class Journal:
                                    (path_key(path), sha256)).fetchone()
         return row is not None
 
-    def record(self, *, path: str, size_bytes: int, mtime_ns: int, first_seen: float, verdict: dict[str, Any],
+    def record(self, *, path: str, size_bytes: int, mtime_ns: int, first_seen: float, verdict: Verdict,
                messages: Iterable[NewMessage], edge_widths: tuple[str, Mapping[str, float]] | None = None,
                unopened: bool = False, supersedes: str | None = None) -> bool:
         """Store a frame's verdict and its messages atomically, with the edge widths (camera, per region
@@ -275,18 +279,18 @@ class Journal:
                 raise
         return True
 
-    def recent_verdicts(self, limit: int) -> list[dict[str, Any]]:
+    def recent_verdicts(self, limit: int) -> list[Verdict]:
         """The latest verdicts in full, newest first (at most RECENT_VERDICTS_KEPT are kept)."""
         with self._lock:
             rows = self._db.execute("SELECT verdict FROM recent_verdicts ORDER BY id DESC LIMIT ?",
                                     (limit,)).fetchall()
-        return [json.loads(row[0]) for row in rows]
+        return [cast("Verdict", json.loads(row[0])) for row in rows]
 
-    def verdict(self, verdict_id: str) -> dict[str, Any] | None:
+    def verdict(self, verdict_id: str) -> Verdict | None:
         """One of the latest verdicts in full, by id; None when unknown or no longer kept."""
         with self._lock:
             row = self._db.execute("SELECT verdict FROM recent_verdicts WHERE verdict_id=?", (verdict_id,)).fetchone()
-        return None if row is None else dict(json.loads(row[0]))
+        return None if row is None else cast("Verdict", json.loads(row[0]))
 
     def record_override(self, override: Mapping[str, Any], messages: Iterable[NewMessage]) -> bool:
         """Store an operator override and its messages atomically; False when the verdict already has an

@@ -10,7 +10,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -24,7 +23,7 @@ from edge.segmentation.base import Segmenter
 from edge.segmentation.deskew import DESKEW_MIN_DEG, segment_square
 from edge.segmentation.regions import extract_regions, full_resolution_class_map
 from edge.segmentation.registry import create_segmenter
-from edge.verdict import build_verdict, error_verdict
+from edge.verdict import Verdict, build_verdict, error_verdict
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +33,7 @@ CHECK_THREADS = 2
 
 @dataclass
 class Judgement:
-    verdict: dict[str, Any]
+    verdict: Verdict
     class_map: np.ndarray | None = None
     # the full-resolution frame, when the caller asked to keep it (for crops)
     image: np.ndarray | None = None
@@ -111,7 +110,7 @@ class FramePipeline:
         return Judgement(verdict, class_map, decoded.full if keep_image else None)
 
     def _error(self, path: Path, reason: str, start: float, sha256: str | None = None,
-               size: int | None = None) -> dict[str, Any]:
+               size: int | None = None) -> Verdict:
         return error_verdict(station=self.settings.station, path=path, profile=self.settings.profile,
                              model=self.segmenter.info, reason=reason, sha256=sha256, size_bytes=size,
                              total_ms=(time.perf_counter() - start) * 1000)

@@ -13,7 +13,7 @@ from edge.audit.sources import Frame
 from edge.classes import CLASS_NAMES
 from edge.config import Settings
 from edge.segmentation.base import ModelInfo
-from edge.verdict import error_verdict
+from edge.verdict import Verdict, error_verdict
 
 TIMINGS = ("decode_small", "segment", "decode_wait", "qc", "total")
 REGION_CLASSES = CLASS_NAMES[1:]
@@ -52,7 +52,7 @@ SCHEMA = pa.schema([
 ])
 
 
-def verdict_row(frame: Frame, verdict: dict[str, Any], *, node: str, worker: str, run: str) -> dict[str, Any]:
+def verdict_row(frame: Frame, verdict: Verdict, *, node: str, worker: str, run: str) -> dict[str, Any]:
     """The row of one frame: its identity from the listing, the rest from its verdict."""
     counts = dict.fromkeys(REGION_CLASSES, 0)
     for region in verdict["regions"]:
@@ -90,7 +90,7 @@ def verdict_row(frame: Frame, verdict: dict[str, Any], *, node: str, worker: str
     }
 
 
-def unjudged_verdict(settings: Settings, model: ModelInfo, path: Path, reason: str) -> dict[str, Any]:
+def unjudged_verdict(settings: Settings, model: ModelInfo, path: Path, reason: str) -> Verdict:
     """An `error` verdict for a frame the pipeline gave none: removed before it was read, or its
     worker stopped on it every time it was tried."""
     return error_verdict(station=settings.station, path=path, profile=settings.profile, model=model,

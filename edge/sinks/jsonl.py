@@ -6,10 +6,10 @@ import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 from edge.journal import Journal, OutboxMessage
 from edge.sinks.base import OutboxSink
+from edge.verdict import Verdict, as_verdict
 
 SINK = "jsonl"
 
@@ -34,7 +34,7 @@ class JsonLinesSink(OutboxSink):
         return [m.seq for m in batch]
 
 
-def read_verdicts(path: Path) -> Iterator[dict[str, Any]]:
+def read_verdicts(path: Path) -> Iterator[Verdict]:
     """The verdicts in a verdicts.jsonl, oldest first; a line cut short by a crash is passed over."""
     try:
         fh = open(path, "rb")
@@ -47,4 +47,4 @@ def read_verdicts(path: Path) -> Iterator[dict[str, Any]]:
             except ValueError:
                 continue
             if isinstance(verdict, dict) and {"id", "file", "verdict", "reasons", "processed_at"} <= verdict.keys():
-                yield verdict
+                yield as_verdict(verdict)

@@ -31,6 +31,7 @@ from edge.sinks.settings import (
     upstream_name,
 )
 from edge.sinks.topics import topic
+from edge.verdict import Verdict
 
 ACCEPTED_SCHEMA = "specimen-edge/accepted/1"
 
@@ -83,7 +84,7 @@ def _upstream_messages(settings: Settings, payload: bytes) -> list[NewMessage]:
             for index, up in enumerate(settings.upstream)]
 
 
-def verdict_messages(settings: Settings, verdict: dict[str, Any], crops: list[dict[str, Any]]) -> list[NewMessage]:
+def verdict_messages(settings: Settings, verdict: Verdict, crops: list[dict[str, Any]]) -> list[NewMessage]:
     payload = json.dumps(verdict, separators=(",", ":")).encode()
     messages = [NewMessage(jsonl.SINK, "verdicts.jsonl", payload)]
     cfg = settings.mqtt

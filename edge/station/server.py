@@ -34,6 +34,7 @@ from edge.segmentation.base import ModelInfo
 from edge.station.metrics import StationMetrics
 from edge.station.settings import HttpSettings
 from edge.station.thumbnail import CLASS_COLOURS, FAILING_COLOUR, failing_region_ids, render_crop, render_thumbnail
+from edge.verdict import Verdict
 
 log = logging.getLogger(__name__)
 
@@ -147,7 +148,7 @@ class StationServer:
     shown again; the owner calls `on_verdict` and `on_override` with every new one."""
 
     def __init__(self, source: StationSource, station: str, http: HttpSettings,
-                 recent: Sequence[dict[str, Any]] = (), overrides: Mapping[str, list[dict[str, Any]]] | None = None,
+                 recent: Sequence[Verdict] = (), overrides: Mapping[str, list[dict[str, Any]]] | None = None,
                  ) -> None:
         self.source = source
         self.http = http
@@ -166,7 +167,7 @@ class StationServer:
         self._crops: OrderedDict[tuple[str, int], bytes | None] = OrderedDict()
         self._restore(recent, overrides or {})
 
-    def _restore(self, verdicts: Sequence[dict[str, Any]], overrides: Mapping[str, list[dict[str, Any]]]) -> None:
+    def _restore(self, verdicts: Sequence[Verdict], overrides: Mapping[str, list[dict[str, Any]]]) -> None:
         """The last frames before a restart, newest first, shown again (not counted again)."""
         for verdict in reversed(verdicts):
             self.history.appendleft(verdict_summary(verdict, overrides.get(verdict["id"])))
@@ -233,7 +234,7 @@ class StationServer:
             thread.join(timeout=5)
 
     # -- verdicts --------------------------------------------------------------------------
-    def on_verdict(self, verdict: dict[str, Any]) -> None:
+    def on_verdict(self, verdict: Verdict) -> None:
         """Called on the judging thread: queue and return."""
         try:
             self._incoming.put_nowait((time.time(), verdict))
