@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from edge.config import Settings
 from edge.config_files import ConfigError
@@ -51,6 +51,8 @@ _HELD_BACK_KEPT = 1024
 _STATE_MIN_FREE_BYTES = 16 << 20
 
 log = logging.getLogger(__name__)
+# what a listener is told of: a verdict or an override
+_Document = TypeVar("_Document")
 
 
 @dataclass
@@ -451,17 +453,17 @@ class Daemon:
         if not stored:
             return None
         self.counters.add(verdict)
-        for listener in self.verdict_listeners:
-            try:
-                listener(verdict)
-            except Exception:
-                log.exception("verdict listener failed")
+        _tell(self.verdict_listeners, verdict, "verdict")
+        self._wake_sinks()
+        log.info("%s", summary_line(verdict))
+        return verdict
+
+    def _wake_sinks(self) -> None:
+        """New messages wait in the outbox, and the state has changed."""
         if self.publisher is not None:
             self.publisher.state_changed.set()
         for sink in self.sinks:
             sink.wake.set()
-        log.info("%s", summary_line(verdict))
-        return verdict
 
     # -- operator overrides ------------------------------------------------------------------
     def apply_override(self, request: OverrideRequest) -> dict[str, Any] | None:
@@ -475,15 +477,8 @@ class Daemon:
         if not self.journal.record_override(override, override_messages(self.settings, override)):
             return None
         self.counters.note_override(override["verdict_id"], override["action"])
-        for listener in self.override_listeners:
-            try:
-                listener(override)
-            except Exception:
-                log.exception("override listener failed")
-        if self.publisher is not None:
-            self.publisher.state_changed.set()
-        for sink in self.sinks:
-            sink.wake.set()
+        _tell(self.override_listeners, override, "override")
+        self._wake_sinks()
         log.info("override by the operator (%s): %s %s, checks %s%s", override["source"], override["action"],
                  Path(str(override["file"])).name, ", ".join(override["checks"]),
                  f": {override['note']}" if override["note"] else "")
@@ -563,6 +558,15 @@ class Daemon:
             self.shutdown()
         log.info("stopped")
         return 0
+
+
+def _tell(listeners: list[Callable[[_Document], None]], document: _Document, what: str) -> None:
+    """A listener that fails is logged; the others and judging go on."""
+    for listener in listeners:
+        try:
+            listener(document)
+        except Exception:
+            log.exception("%s listener failed", what)
 
 
 def _can_open(path: Path) -> bool:

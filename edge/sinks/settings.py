@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import unquote, urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from edge.config_files import ConfigError
 from edge.settings_base import Strict
@@ -35,7 +35,7 @@ class BrokerSettings(Strict):
         return value
 
 
-def check_topic_prefix(value: str) -> str:
+def _check_topic(value: str) -> str:
     # a wildcard or a '$' topic is refused by the broker only when published to, which would stop
     # the MQTT connection long after start-up: refuse it here instead
     if any(c in value for c in "#+\0") or value.startswith(("/", "$")) or value.endswith("/"):
@@ -43,40 +43,29 @@ def check_topic_prefix(value: str) -> str:
     return value
 
 
+# a topic or the start of one, as written in the configuration
+Topic = Annotated[str, Field(min_length=1), AfterValidator(_check_topic)]
+
+
 class HomeAssistantSettings(Strict):
     enabled: bool
-    discovery_prefix: str = Field(min_length=1)
-
-    @field_validator("discovery_prefix")
-    @classmethod
-    def _prefix(cls, value: str) -> str:
-        return check_topic_prefix(value)
+    discovery_prefix: Topic
 
 
 class MqttSettings(BrokerSettings):
     enabled: bool
-    topic_prefix: str = Field(min_length=1)
+    topic_prefix: Topic
     # Alerts older than this are not worth a photographer's attention: not sent after an outage.
     alert_expiry_s: int | None = Field(ge=1)
     homeassistant: HomeAssistantSettings
-
-    @field_validator("topic_prefix")
-    @classmethod
-    def _prefix(cls, value: str) -> str:
-        return check_topic_prefix(value)
 
 
 class MqttUpstream(Strict):
     type: Literal["mqtt"]
     name: str | None = None
-    topic: str = Field(min_length=1)
+    topic: Topic
     # None: the station's own broker (mqtt:)
     broker: BrokerSettings | None = None
-
-    @field_validator("topic")
-    @classmethod
-    def _topic(cls, value: str) -> str:
-        return check_topic_prefix(value)
 
 
 class HttpUpstream(Strict):
