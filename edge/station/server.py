@@ -147,9 +147,8 @@ class StationServer:
     """`recent` and `overrides`: the last frames before a restart (newest first) and their overrides,
     shown again; the owner calls `on_verdict` and `on_override` with every new one."""
 
-    def __init__(self, source: StationSource, station: str, http: HttpSettings,
-                 recent: Sequence[Verdict] = (), overrides: Mapping[str, list[dict[str, Any]]] | None = None,
-                 ) -> None:
+    def __init__(self, source: StationSource, station: str, http: HttpSettings, recent: Sequence[Verdict] = (),
+                 overrides: Mapping[str, list[dict[str, Any]]] | None = None) -> None:
         self.source = source
         self.http = http
         self.metrics = StationMetrics(station)
