@@ -18,7 +18,8 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -237,46 +238,34 @@ class Journal:
         `unopened`: the verdict says only that the file could not be opened, so it is judged again
         once it can be; `supersedes`: the id of such a verdict of the same frame, replaced by this one."""
         now = time.time()
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                if supersedes is not None:
-                    # only a verdict of this very identity gives way; an earlier version's stays on record
-                    self._db.execute("DELETE FROM frames WHERE verdict_id=? AND path=? AND size_bytes=? AND mtime_ns=?",
-                                     (supersedes, path_key(path), size_bytes, mtime_ns))
-                    self._db.execute("DELETE FROM unopened WHERE verdict_id=?", (supersedes,))
-                cur = self._db.execute(
-                    "INSERT INTO frames (path, size_bytes, mtime_ns, sha256, verdict, verdict_id, reasons, "
-                    "first_seen, processed_at) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING",
-                    (path_key(path), size_bytes, mtime_ns, verdict.get("sha256"), verdict["verdict"], verdict["id"],
-                     json.dumps([r["check"] for r in verdict["reasons"]]), first_seen, verdict["processed_at"]))
-                if cur.rowcount == 0:
-                    self._db.execute("ROLLBACK")
-                    return False
-                if unopened:
-                    self._db.execute("INSERT INTO unopened (verdict_id) VALUES (?)", (verdict["id"],))
-                self._db.execute("INSERT INTO recent_verdicts (verdict_id, verdict) VALUES (?, ?)",
-                                 (verdict["id"], json.dumps(verdict, separators=(",", ":"))))
-                self._db.execute("DELETE FROM recent_verdicts WHERE id <= (SELECT MAX(id) FROM recent_verdicts) - ?",
-                                 (RECENT_VERDICTS_KEPT,))
+        with self._lock, self._transaction():
+            if supersedes is not None:
+                # only a verdict of this very identity gives way; an earlier version's stays on record
+                self._db.execute("DELETE FROM frames WHERE verdict_id=? AND path=? AND size_bytes=? AND mtime_ns=?",
+                                 (supersedes, path_key(path), size_bytes, mtime_ns))
+                self._db.execute("DELETE FROM unopened WHERE verdict_id=?", (supersedes,))
+            cur = self._db.execute(
+                "INSERT INTO frames (path, size_bytes, mtime_ns, sha256, verdict, verdict_id, reasons, "
+                "first_seen, processed_at) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING",
+                (path_key(path), size_bytes, mtime_ns, verdict.get("sha256"), verdict["verdict"], verdict["id"],
+                 json.dumps([r["check"] for r in verdict["reasons"]]), first_seen, verdict["processed_at"]))
+            if cur.rowcount == 0:
+                self._db.execute("ROLLBACK")
+                return False
+            if unopened:
+                self._db.execute("INSERT INTO unopened (verdict_id) VALUES (?)", (verdict["id"],))
+            self._db.execute("INSERT INTO recent_verdicts (verdict_id, verdict) VALUES (?, ?)",
+                             (verdict["id"], json.dumps(verdict, separators=(",", ":"))))
+            self._db.execute("DELETE FROM recent_verdicts WHERE id <= (SELECT MAX(id) FROM recent_verdicts) - ?",
+                             (RECENT_VERDICTS_KEPT,))
+            self._add_messages(verdict["id"], messages, now)
+            if edge_widths is not None:
+                camera, widths = edge_widths
                 self._db.executemany(
-                    "INSERT INTO outbox (sink, verdict_id, topic, payload, qos, retain, created_at, expires_at) "
-                    "VALUES (?,?,?,?,?,?,?,?)",
-                    [(m.sink, verdict["id"], m.topic, m.payload, m.qos, int(m.retain), now,
-                      None if m.ttl_s is None else now + m.ttl_s) for m in messages])
-                if edge_widths is not None:
-                    camera, widths = edge_widths
-                    self._db.executemany(
-                        "INSERT INTO sharpness (camera, region_class, edge_width_px) VALUES (?,?,?)",
-                        [(camera, name, float(value)) for name, value in widths.items()])
-                    self._db.execute("DELETE FROM sharpness WHERE id <= (SELECT MAX(id) FROM sharpness) - ?",
-                                     (_SHARPNESS_ROWS_KEPT,))
-                self._db.execute("COMMIT")
-            except BaseException:
-                # SQLite has rolled back already after some errors (a full disk): keep the real one
-                if self._db.in_transaction:
-                    self._db.execute("ROLLBACK")
-                raise
+                    "INSERT INTO sharpness (camera, region_class, edge_width_px) VALUES (?,?,?)",
+                    [(camera, name, float(value)) for name, value in widths.items()])
+                self._db.execute("DELETE FROM sharpness WHERE id <= (SELECT MAX(id) FROM sharpness) - ?",
+                                 (_SHARPNESS_ROWS_KEPT,))
         return True
 
     def recent_verdicts(self, limit: int) -> list[Verdict]:
@@ -296,28 +285,38 @@ class Journal:
         """Store an operator override and its messages atomically; False when the verdict already has an
         override of that action (a second press, a repeated command)."""
         now = time.time()
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                cur = self._db.execute(
-                    "INSERT INTO overrides (id, verdict_id, action, checks, note, source, at) VALUES (?,?,?,?,?,?,?) "
-                    "ON CONFLICT DO NOTHING",
-                    (override["id"], override["verdict_id"], override["action"], json.dumps(override["checks"]),
-                     override.get("note"), override["source"], override["at"]))
-                if cur.rowcount == 0:
-                    self._db.execute("ROLLBACK")
-                    return False
-                self._db.executemany(
-                    "INSERT INTO outbox (sink, verdict_id, topic, payload, qos, retain, created_at, expires_at) "
-                    "VALUES (?,?,?,?,?,?,?,?)",
-                    [(m.sink, override["verdict_id"], m.topic, m.payload, m.qos, int(m.retain), now,
-                      None if m.ttl_s is None else now + m.ttl_s) for m in messages])
-                self._db.execute("COMMIT")
-            except BaseException:
-                if self._db.in_transaction:
-                    self._db.execute("ROLLBACK")
-                raise
+        with self._lock, self._transaction():
+            cur = self._db.execute(
+                "INSERT INTO overrides (id, verdict_id, action, checks, note, source, at) VALUES (?,?,?,?,?,?,?) "
+                "ON CONFLICT DO NOTHING",
+                (override["id"], override["verdict_id"], override["action"], json.dumps(override["checks"]),
+                 override.get("note"), override["source"], override["at"]))
+            if cur.rowcount == 0:
+                self._db.execute("ROLLBACK")
+                return False
+            self._add_messages(override["verdict_id"], messages, now)
         return True
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """BEGIN IMMEDIATE, then COMMIT unless the body rolled back; on any exception, ROLLBACK."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+            if self._db.in_transaction:
+                self._db.execute("COMMIT")
+        except BaseException:
+            # SQLite has rolled back already after some errors (a full disk): keep the real one
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            raise
+
+    def _add_messages(self, verdict_id: str, messages: Iterable[NewMessage], now: float) -> None:
+        self._db.executemany(
+            "INSERT INTO outbox (sink, verdict_id, topic, payload, qos, retain, created_at, expires_at) "
+            "VALUES (?,?,?,?,?,?,?,?)",
+            [(m.sink, verdict_id, m.topic, m.payload, m.qos, int(m.retain), now,
+              None if m.ttl_s is None else now + m.ttl_s) for m in messages])
 
     def overrides_of(self, verdict_ids: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
         """The overrides recorded against these verdicts, oldest first, by verdict id."""
