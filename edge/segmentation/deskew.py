@@ -58,9 +58,16 @@ def upright(image: np.ndarray, tilt_deg: float) -> tuple[np.ndarray, np.ndarray]
 
 def _content_box(image: np.ndarray, fill: tuple[int, ...]) -> tuple[int, int, int, int]:
     h, w = image.shape[:2]
-    differs = cv2.absdiff(image, np.full_like(image, fill)).max(axis=2) > _CONTENT_LEVEL
-    differs = cv2.morphologyEx(differs.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
-    rows, cols = np.flatnonzero(differs.any(axis=1)), np.flatnonzero(differs.any(axis=0))
+    # plane by plane with OpenCV: numpy's reductions over the 3-long channel axis and over rows took
+    # several times the segmenter's own time on a 1500 px copy
+    planes = list(cv2.split(image))
+    steepest = cv2.absdiff(planes[0], np.full_like(planes[0], fill[0]))
+    for plane, level in zip(planes[1:], fill[1:], strict=False):
+        steepest = cv2.max(steepest, cv2.absdiff(plane, np.full_like(plane, level)))
+    _, differs = cv2.threshold(steepest, _CONTENT_LEVEL, 1, cv2.THRESH_BINARY)  # 1 where above the level
+    differs = cv2.morphologyEx(differs, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    rows = np.flatnonzero(cv2.reduce(differs, 1, cv2.REDUCE_MAX).ravel())
+    cols = np.flatnonzero(cv2.reduce(differs, 0, cv2.REDUCE_MAX).ravel())
     if rows.size == 0 or (rows[-1] - rows[0]) * (cols[-1] - cols[0]) < 0.1 * h * w:
         return 0, 0, w, h
     pad = int(round(_CONTENT_MARGIN * max(h, w)))
