@@ -24,6 +24,12 @@ from tests.toy_model import build_toy_model
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "edge" / "contracts" / "verdict.schema.json"
 
 
+def jsonl_verdicts(state_dir: Path) -> list[dict[str, Any]]:
+    """The verdicts a daemon wrote to its state folder's verdicts.jsonl, in order."""
+    p = state_dir / "verdicts.jsonl"
+    return [json.loads(line) for line in p.read_text().splitlines()] if p.exists() else []
+
+
 def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.05) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

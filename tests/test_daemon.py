@@ -12,18 +12,13 @@ import pytest
 
 from edge.config import Settings
 from tests.broker import Broker
-from tests.conftest import Running, Subscriber, wait_for
+from tests.conftest import Running, Subscriber, jsonl_verdicts, wait_for
 from tests.frames import draw_sheet, jpeg_bytes, write_atomically
 
 
 def journal_rows(state_dir: Path) -> list[tuple[str, str]]:
     with sqlite3.connect(state_dir / "journal.sqlite3") as db:
         return db.execute("SELECT path, verdict FROM frames ORDER BY id").fetchall()
-
-
-def jsonl_verdicts(state_dir: Path) -> list[dict[str, Any]]:
-    p = state_dir / "verdicts.jsonl"
-    return [json.loads(line) for line in p.read_text().splitlines()] if p.exists() else []
 
 
 GOOD = jpeg_bytes(draw_sheet())

@@ -3,7 +3,6 @@ can, gives an error verdict to the rest, keeps going, and writes each log line a
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
@@ -18,17 +17,12 @@ import pytest
 import yaml
 
 from edge.config import Settings
-from tests.conftest import Running, Subscriber, wait_for
+from tests.conftest import Running, Subscriber, jsonl_verdicts, wait_for
 from tests.frames import draw_sheet, jpeg_bytes, write_atomically
 
 GOOD = jpeg_bytes(draw_sheet())
 NO_CHART = jpeg_bytes(draw_sheet(chart=False))
 CLI = [sys.executable, "-m", "edge"]
-
-
-def verdict_lines(state: Path) -> list[dict[str, Any]]:
-    path = state / "verdicts.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
 def start_cli_daemon(tmp_path: Path, toy_model: Path, prefix: tuple[str, ...] = ()) -> subprocess.Popen[bytes]:
@@ -63,13 +57,13 @@ def test_names_not_utf8_or_with_control_characters_are_judged_and_logged_on_one_
     os.utime(not_utf8, (past, past))
     proc = start_cli_daemon(tmp_path, toy_model)
     try:
-        assert wait_for(lambda: len(verdict_lines(state)) == 1, 60), (tmp_path / "daemon.log").read_bytes()[-3000:]
+        assert wait_for(lambda: len(jsonl_verdicts(state)) == 1, 60), (tmp_path / "daemon.log").read_bytes()[-3000:]
         forged = "evil\nINFO edge.daemon: ACCEPT forged.jpg\x1b[2J.jpg"
         write_atomically(hot / forged, NO_CHART)
-        assert wait_for(lambda: len(verdict_lines(state)) == 2, 30)
+        assert wait_for(lambda: len(jsonl_verdicts(state)) == 2, 30)
     finally:
         assert stop_cli_daemon(proc) == 0
-    verdicts = verdict_lines(state)
+    verdicts = jsonl_verdicts(state)
     for verdict in verdicts:
         verdict_schema(verdict)
     assert os.fsencode(verdicts[0]["file"]) == not_utf8 and verdicts[0]["verdict"] == "accept"
@@ -142,18 +136,18 @@ def test_a_file_unreadable_for_its_permissions_is_judged_once_it_can_be_read(
         part.write_bytes(GOOD)
         part.chmod(0)
         part.rename(locked)
-        assert wait_for(lambda: len(verdict_lines(state)) == 1, 15)
+        assert wait_for(lambda: len(jsonl_verdicts(state)) == 1, 15)
         locked.chmod(0o644)
-        assert wait_for(lambda: len(verdict_lines(state)) == 2, 15), (tmp_path / "daemon.log").read_text()[-2000:]
+        assert wait_for(lambda: len(jsonl_verdicts(state)) == 2, 15), (tmp_path / "daemon.log").read_text()[-2000:]
         time.sleep(1.0)
     finally:
         assert stop_cli_daemon(proc) == 0
-    refused, judged = verdict_lines(state)
+    refused, judged = jsonl_verdicts(state)
     for verdict in (refused, judged):
         verdict_schema(verdict)
     assert refused["verdict"] == "error" and "permission denied" in refused["reasons"][0]["message"]
     assert judged["verdict"] == "accept" and judged["supersedes"] == refused["id"]
-    assert len(verdict_lines(state)) == 2
+    assert len(jsonl_verdicts(state)) == 2
 
 
 def test_a_symlink_loop_gets_an_error_verdict(
@@ -163,14 +157,14 @@ def test_a_symlink_loop_gets_an_error_verdict(
     os.symlink("before.jpg", hot / "before.jpg")  # found by the start-up scan
     r = run_daemon(settings)
     os.symlink("loop.jpg", hot / "loop.jpg")  # seen by its inotify event
-    assert wait_for(lambda: len(verdict_lines(state)) == 2, 10)
-    verdicts = {Path(v["file"]).name: v for v in verdict_lines(state)}
+    assert wait_for(lambda: len(jsonl_verdicts(state)) == 2, 10)
+    verdicts = {Path(v["file"]).name: v for v in jsonl_verdicts(state)}
     for name in ("before.jpg", "loop.jpg"):
         assert verdicts[name]["verdict"] == "error" and "loop" in verdicts[name]["reasons"][0]["message"]
     assert r.daemon.intake is not None
     r.daemon.intake.reconcile()
     time.sleep(0.5)
-    assert len(verdict_lines(state)) == 2 and r.thread.is_alive()
+    assert len(jsonl_verdicts(state)) == 2 and r.thread.is_alive()
 
 
 def test_hot_folder_deleted_and_made_again_is_watched_again(
@@ -187,5 +181,5 @@ def test_hot_folder_deleted_and_made_again_is_watched_again(
     hot.mkdir()
     assert wait_for(lambda: "watching it again" in caplog.text, 5)
     write_atomically(hot / "after.jpg", GOOD)
-    assert wait_for(lambda: len(verdict_lines(state)) == 1, 10)
+    assert wait_for(lambda: len(jsonl_verdicts(state)) == 1, 10)
     assert r.daemon.intake.problems() == []

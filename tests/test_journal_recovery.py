@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import subprocess
 import sys
@@ -10,23 +9,17 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from edge.config import Settings
 from edge.daemon import Daemon
-from tests.conftest import Running, wait_for
+from tests.conftest import Running, jsonl_verdicts, wait_for
 from tests.frames import draw_sheet, jpeg_bytes, write_atomically
 
 GOOD = jpeg_bytes(draw_sheet())
 NO_CHART = jpeg_bytes(draw_sheet(chart=False))
 CLI = [sys.executable, "-m", "edge"]
-
-
-def verdict_lines(state: Path) -> list[dict[str, Any]]:
-    path = state / "verdicts.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
 def garbage_header(db: Path) -> None:
@@ -59,9 +52,9 @@ def test_a_damaged_journal_is_moved_aside_and_delivered_frames_keep_their_verdic
     names = [f"frame{i}.jpg" for i in range(6)]
     for i, name in enumerate(names):
         write_atomically(hot / name, GOOD if i % 2 else NO_CHART)
-    assert wait_for(lambda: len(verdict_lines(state)) == len(names), 20)
+    assert wait_for(lambda: len(jsonl_verdicts(state)) == len(names), 20)
     r.stop()
-    before = {v["id"]: v["file"] for v in verdict_lines(state)}
+    before = {v["id"]: v["file"] for v in jsonl_verdicts(state)}
     journal = state / "journal.sqlite3"
     assert not (state / "journal.sqlite3-wal").exists()  # a clean stop leaves one file
     damage(journal)
@@ -70,10 +63,10 @@ def test_a_damaged_journal_is_moved_aside_and_delivered_frames_keep_their_verdic
     caplog.set_level("INFO")
     r2 = run_daemon(settings)
     write_atomically(hot / "new.jpg", GOOD)
-    assert wait_for(lambda: len(verdict_lines(state)) == len(names) + 1, 15)
+    assert wait_for(lambda: len(jsonl_verdicts(state)) == len(names) + 1, 15)
     time.sleep(1.0)  # several scans: no frame of before is judged again
     r2.stop()
-    after = verdict_lines(state)
+    after = jsonl_verdicts(state)
     assert len(after) == len(names) + 1 and {v["id"]: v["file"] for v in after[:-1]} == before
     assert Path(after[-1]["file"]).name == "new.jpg"
     assert not [rec for rec in caplog.records if rec.exc_info], "a traceback was logged"
