@@ -66,7 +66,8 @@ def make_frames(folder: Path, count: int, long_side: int, noise: float = 2.0, ti
 
 
 TABLE_HEAD = ("| frames | `cv2.imread` median / p95 ms | renamed -> alert or verdict median / p95 ms "
-              "| ratio (budget 1.5) | the daemon's own full decode, bare, median ms | naive pipeline median ms "
+              "| ratio (budget 1.5) | the daemon's own read (file, SHA-256, header) and full decode, bare, median ms "
+              "| naive pipeline median ms "
               "| naive / ours |\n|---|---|---|---|---|---|---|")
 STAGE_HEAD = ("| frames | reduced decode | segmenter (tilt estimate included) | wait for the full decode | checks "
               "| total judging |\n|---|---|---|---|---|---|")
@@ -263,7 +264,8 @@ Synthetic herbarium sheets with sensor-like noise (sigma 2), no colour chart so 
 quality 95; TIFFs uncompressed 16-bit RGB. The daemon runs as its own process (ONNX Runtime, CPU, 2
 threads) with mosquitto on loopback. Latency runs from the rename into the hot folder to the alert
 arriving at a subscriber. In the same run and on the same files: bare `cv2.imread` (the budget's
-reference), the daemon's own full-resolution decode alone (libjpeg-turbo 3 through simplejpeg for JPEG,
+reference), the daemon's own read of the file (bytes, SHA-256, header) and full-resolution decode,
+alone (libjpeg-turbo 3 through simplejpeg for JPEG,
 OpenCV for TIFF), and the naive pipeline (full decode, resize to the model's input, the same model,
 whole-frame Laplacian variance).
 
