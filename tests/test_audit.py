@@ -239,11 +239,18 @@ def test_a_killed_worker_is_replaced_and_its_batch_judged_again(tmp_path: Path, 
     finally:
         if job.poll() is None:
             os.killpg(job.pid, signal.SIGKILL)
+    rows = finished_with_one_row_per_frame(job, stderr, out, files)
+    assert len({r["worker"] for r in rows}) == 3  # the two first workers and the one that replaced the killed
+
+
+def finished_with_one_row_per_frame(job: subprocess.Popen[str], stderr: str, out: Path,
+                                    files: list[Path]) -> list[dict[str, Any]]:
+    """The job's rows, after checking it succeeded with exactly one row per frame and no error rows."""
     assert job.returncode == 0, stderr
     rows = rows_of(out)
-    assert sorted(r["path"] for r in rows) == sorted(map(str, files))  # exactly one row per frame
+    assert sorted(r["path"] for r in rows) == sorted(map(str, files))
     assert not [r for r in rows if r["verdict"] == "error"]
-    assert len({r["worker"] for r in rows}) == 3  # the two first workers and the one that replaced the killed
+    return rows
 
 
 @pytest.fixture
@@ -287,11 +294,8 @@ def test_two_node_cluster_survives_a_dead_node(tmp_path: Path, sheets: list[Path
     finally:
         if job.poll() is None:
             os.killpg(job.pid, signal.SIGKILL)
-    assert job.returncode == 0, stderr
-    rows = rows_of(out)
-    assert sorted(r["path"] for r in rows) == sorted(map(str, files))  # exactly one row per frame
+    rows = finished_with_one_row_per_frame(job, stderr, out, files)  # the dead node's batches were redone
     assert len({r["node"] for r in rows}) == 2  # both nodes took work
-    assert not [r for r in rows if r["verdict"] == "error"]  # the dead node's batches were redone
 
 
 def test_workers_that_cannot_start_stop_the_job_with_the_reason(tmp_path: Path, sheets: list[Path]) -> None:

@@ -154,8 +154,9 @@ def ruler_px_per_mm(gray: np.ndarray, long_side_px: int | None = None,
 
 def _metric_beside_inches(combs: list[tuple[float, float]],
                           readings: list[tuple[float, float, float]]) -> float | None:
-    """Where the strongest band's period is an inch unit and another band, nearly as clear, is a
-    metric unit at the same scale, that band's period; None otherwise (the strongest band is read)."""
+    """Where the strongest band's period is an inch unit and another band (at least _PAIR_MIN_SHARE
+    as clear) is a metric unit at the same scale, that band's period; None otherwise (the strongest
+    band is read)."""
     best_period, best_score = max(combs, key=lambda c: c[1])
     best_mm = _finest_reading(best_period, readings)
     found: tuple[float, float] | None = None  # (metric period, its score)
