@@ -14,6 +14,7 @@ import sys
 import time
 from collections import deque
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -136,6 +137,9 @@ def test_local_audit_rows_equal_check_json(local_audit: tuple[subprocess.Complet
         assert [r["class"] for r in stored["regions"]] == [r["class"] for r in expected["regions"]]
         assert row["sha256"] == expected["sha256"]
         assert row["model_sha256"] == expected["model"]["sha256"]
+        # plain datetimes (no pandas needed to read rows), to the microsecond of the file's mtime
+        mtime_us = Path(expected["file"]).stat().st_mtime_ns // 1000
+        assert row["mtime"] == datetime.fromtimestamp(0, timezone.utc) + timedelta(microseconds=mtime_us)
     assert {v["verdict"] for v in verdicts} == {"accept", "retake", "error"}
 
 

@@ -25,7 +25,8 @@ FAILING_CHECK = pa.struct([
 SCHEMA = pa.schema([
     ("path", pa.string()),
     ("size", pa.int64()),
-    ("mtime", pa.timestamp("ns", tz="UTC")),
+    # microseconds: Python datetimes hold no finer time, so readers without pandas can convert rows
+    ("mtime", pa.timestamp("us", tz="UTC")),
     ("folder", pa.string()),
     ("sha256", pa.string()),
     ("verdict", pa.string()),
@@ -63,7 +64,7 @@ def verdict_row(frame: Frame, verdict: Verdict, *, node: str, worker: str, run: 
     return {
         "path": frame.path,
         "size": frame.size,
-        "mtime": frame.mtime_ns,
+        "mtime": frame.mtime_us,
         "folder": frame.folder,
         "sha256": verdict["sha256"],
         "verdict": verdict["verdict"],

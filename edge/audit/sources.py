@@ -30,8 +30,13 @@ class Frame:
     folder: str  # the top-level folder it belongs to, for the summary
 
     @property
+    def mtime_us(self) -> int | None:
+        return None if self.mtime_ns is None else self.mtime_ns // 1000
+
+    @property
     def identity(self) -> tuple[str, int | None, int | None]:
-        return (self.path, self.size, self.mtime_ns)
+        """Path, size and mtime in microseconds, the resolution the results store keeps."""
+        return (self.path, self.size, self.mtime_us)
 
 
 class SourceError(Exception):

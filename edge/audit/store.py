@@ -50,7 +50,7 @@ class ResultStore:
         return pa.concat_tables(tables)
 
     def judged(self) -> set[Identity]:
-        """(path, size, mtime in ns) of every frame that has a row."""
+        """(path, size, mtime in µs) of every frame that has a row."""
         table = self.read(["path", "size", "mtime"])
         mtimes = table.column("mtime").cast(pa.int64()).to_pylist()
         return set(zip(table.column("path").to_pylist(), table.column("size").to_pylist(), mtimes, strict=True))
