@@ -132,7 +132,7 @@ def test_region_join_gap_names_a_known_class(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="between 0 and 32"):
         load_settings(write(tmp_path, "segmenter:\n  region_join_gap:\n    specimen: 99\n"))
     assert load_settings(write(tmp_path, "segmenter:\n  region_join_gap:\n    specimen: 3\n")).segmenter \
-        .region_join_gap == {"specimen": 3}
+        .region_join_gap == {"specimen": 3, "label": 2}  # merged over the defaults, class by class
 
 
 def test_per_class_score_floors_name_known_classes_and_lie_between_0_and_1(tmp_path: Path) -> None:
