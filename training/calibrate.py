@@ -1,6 +1,6 @@
 """Per-class logit offsets that undo the training loss's class weighting, fitted on held-out frames.
 
-    python -m training.calibrate runs/segmenter/last.pt [--samples 300]
+    python -m training.calibrate runs/segmenter/last.pt [--samples 300] [--device cuda]
 
 Training weights rare classes up (class-weighted cross-entropy, crops centred on small parts), which
 teaches the network to claim a stamp or a ruler wherever it is unsure: its argmax favours the rare
@@ -41,24 +41,31 @@ from training.dataset import (
 )
 from training.evaluate import confusion, iou_from_confusion
 from training.model import NUM_CLASSES, load_checkpoint
-from training.train import to_batch
+from training.train import resolve_device, to_batch
 
 CALIBRATION_FILE = "calibration.json"
 
 
 @torch.no_grad()
 def collect_logits(
-    model: torch.nn.Module, folder: Path, seeds: list[int], scale: float = 0.5
+    model: torch.nn.Module,
+    folder: Path,
+    seeds: list[int],
+    scale: float = 0.5,
+    device: torch.device | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Logits upsampled bilinearly (as the evaluation does) to `scale` x the canvas, one row per
-    pixel (float16 to keep 300 frames in memory), and the class mask at the same size."""
+    pixel (float16 to keep 300 frames in memory), and the class mask at the same size. The model
+    runs on `device` (default CPU), in float32."""
+    device = device or torch.device("cpu")
+    model.to(device)
     rows, truths = [], []
     for s in seeds:
         image, mask = load_sample(folder, s)
         x, _ = to_batch([image], [mask])
         h, w = int(mask.shape[0] * scale), int(mask.shape[1] * scale)
-        up = F.interpolate(model(x), size=(h, w), mode="bilinear", align_corners=False)[0]
-        rows.append(up.permute(1, 2, 0).reshape(-1, NUM_CLASSES).numpy().astype(np.float16))
+        up = F.interpolate(model(x.to(device)), size=(h, w), mode="bilinear", align_corners=False)[0]
+        rows.append(up.permute(1, 2, 0).reshape(-1, NUM_CLASSES).cpu().numpy().astype(np.float16))
         truths.append(cv2.resize(mask, (w, h), interpolation=cv2.INTER_NEAREST).ravel())
     return np.concatenate(rows), np.concatenate(truths).astype(np.int64)
 
@@ -118,15 +125,17 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--long-side", type=int, default=1536)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda"], help="where the model runs")
     ap.add_argument("--out", type=Path, default=None, help=f"default: {CALIBRATION_FILE} beside the checkpoint")
     a = ap.parse_args(argv)
+    device = resolve_device(a.device)
     torch.set_num_threads(a.threads)
     started = time.monotonic()
 
     spec = CacheSpec(a.cache, DEFAULT_CANVAS_HW, CALIBRATION_SEED_BASE, a.samples, a.generator, a.long_side)
     folder = build_cache(spec, a.workers)
     seeds = cached_seeds(folder, range(CALIBRATION_SEED_BASE, CALIBRATION_SEED_BASE + a.samples))
-    logits, truth = collect_logits(load_checkpoint(a.checkpoint), folder, seeds)
+    logits, truth = collect_logits(load_checkpoint(a.checkpoint), folder, seeds, device=device)
     before = iou_from_confusion(confusion(truth, logits.argmax(1)))
     offsets = fit_offsets(logits, truth)
     after = iou_from_confusion(confusion(truth, (logits.astype(np.float32) + offsets).argmax(1)))

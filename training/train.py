@@ -1,6 +1,7 @@
-"""Train the segmenter on synthetic samples, on CPU.
+"""Train the segmenter on synthetic samples, on CPU (default) or on a CUDA GPU.
 
     python -m training.train --samples 3000 --epochs 12 --out runs/seg        # see training/README.md
+    python -m training.train --device cuda --loader-workers 12 ...           # on a GPU machine
 
 Steps: build (or reuse) the seeded sample cache, then train on crops of the canvas at canvas scale
 (the network is fully convolutional, so a crop costs a quarter of a full canvas and the pixels are
@@ -12,6 +13,11 @@ few hundred pixels counts as much as the specimen; `--lovasz W` adds the Lovasz-
 `training.calibrate` corrects afterwards.
 
 Deterministic for a given seed, cache and thread count (up to floating-point reduction order).
+`--loader-workers N` prepares batches in N processes (for a GPU, which the in-process loader
+cannot keep busy): each batch then draws its crops and augmentation from its own generator, seeded
+from the run's seed, the epoch and the batch index, so a run is the same for any N >= 1 but differs
+from the in-process loader (N = 0, the default). `--device cuda` keeps checkpoints on CPU tensors,
+so export and calibration load them as before.
 """
 
 from __future__ import annotations
@@ -19,19 +25,24 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import multiprocessing as mp
 import platform
 import random
 import sys
 import time
 from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime, timezone
+from multiprocessing.context import BaseContext
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 import torch
 import yaml
 from torch.nn import functional as F
+from torch.utils.data import DataLoader, Dataset
 
 from edge.classes import CLASS_NAMES
 from edge.segmentation.letterbox import canvas_to_tensor
@@ -75,22 +86,112 @@ def to_batch(images: list[np.ndarray], masks: list[np.ndarray]) -> tuple[torch.T
     return torch.from_numpy(x), torch.from_numpy(y)
 
 
+def make_batch(
+    folder: Path, sample_seeds: Sequence[int], crop_hw: tuple[int, int] | None, rng: np.random.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Load, crop and augment the given samples, drawing from `rng` in sample order."""
+    ims, ms = [], []
+    for seed in sample_seeds:
+        image, mask = load_sample(folder, seed)
+        if crop_hw is not None:
+            y0, x0 = choose_crop(mask, crop_hw, rng)
+            image = image[y0 : y0 + crop_hw[0], x0 : x0 + crop_hw[1]]
+            mask = mask[y0 : y0 + crop_hw[0], x0 : x0 + crop_hw[1]]
+        image, mask = augment(image, mask, rng)
+        ims.append(image)
+        ms.append(mask)
+    return to_batch(ims, ms)
+
+
 def batches(
     folder: Path, seeds: list[int], batch: int, crop_hw: tuple[int, int] | None, rng: np.random.Generator
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """One epoch of batches, prepared in this process from the shared generator."""
     order = rng.permutation(len(seeds))
     for i in range(0, len(order) - batch + 1, batch):
-        ims, ms = [], []
-        for k in order[i : i + batch]:
-            image, mask = load_sample(folder, seeds[int(k)])
-            if crop_hw is not None:
-                y0, x0 = choose_crop(mask, crop_hw, rng)
-                image = image[y0 : y0 + crop_hw[0], x0 : x0 + crop_hw[1]]
-                mask = mask[y0 : y0 + crop_hw[0], x0 : x0 + crop_hw[1]]
-            image, mask = augment(image, mask, rng)
-            ims.append(image)
-            ms.append(mask)
-        yield to_batch(ims, ms)
+        yield make_batch(folder, [seeds[int(k)] for k in order[i : i + batch]], crop_hw, rng)
+
+
+class EpochBatches(Dataset[tuple[torch.Tensor, torch.Tensor]]):
+    """Batch i of one epoch, from a generator seeded with (epoch seed, i): the same batch whichever
+    worker process builds it."""
+
+    def __init__(
+        self, folder: Path, seeds: list[int], batch: int, crop_hw: tuple[int, int] | None, rng: np.random.Generator
+    ) -> None:
+        self.folder, self.crop_hw, self.batch = folder, crop_hw, batch
+        order = rng.permutation(len(seeds))
+        self.epoch_seed = int(rng.integers(2**63 - 1))
+        self.groups = [[seeds[int(k)] for k in order[i : i + batch]] for i in range(0, len(order) - batch + 1, batch)]
+
+    def __len__(self) -> int:
+        return len(self.groups)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        rng = np.random.default_rng([self.epoch_seed, i])
+        return make_batch(self.folder, self.groups[i], self.crop_hw, rng)
+
+
+def _loader_worker_init(_: int) -> None:
+    cv2.setNumThreads(1)
+    torch.set_num_threads(1)
+
+
+def loader_batches(
+    folder: Path,
+    seeds: list[int],
+    batch: int,
+    crop_hw: tuple[int, int] | None,
+    rng: np.random.Generator,
+    workers: int,
+    pin_memory: bool = False,
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """One epoch of batches prepared ahead in `workers` processes, in order.
+
+    The workers are forked from a fresh server process, not from this one: a process that has run
+    OpenCV's or torch's thread pools (augmentation, training steps, CUDA) can hang a plain fork."""
+    context: BaseContext
+    if "forkserver" in mp.get_all_start_methods():
+        context = mp.get_context("forkserver")
+        mp.set_forkserver_preload(["training.train"])  # the server imports torch and OpenCV once
+    else:
+        context = mp.get_context("spawn")
+    loader = DataLoader(
+        EpochBatches(folder, seeds, batch, crop_hw, rng),
+        batch_size=None,
+        shuffle=False,
+        num_workers=workers,
+        pin_memory=pin_memory,
+        prefetch_factor=4,
+        worker_init_fn=_loader_worker_init,
+        multiprocessing_context=context,
+    )
+    yield from loader
+
+
+def resolve_device(name: str) -> torch.device:
+    """'auto' is CUDA when torch sees a GPU, else CPU; asking for CUDA without one is an error."""
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and not torch.cuda.is_available():
+        raise SystemExit(f"--device cuda: torch {torch.__version__} sees no CUDA device")
+    if name not in ("cpu", "cuda"):
+        raise SystemExit(f"--device must be auto, cpu or cuda, not {name!r}")
+    return torch.device(name)
+
+
+def device_record(device: torch.device) -> dict[str, Any]:
+    """What train_info.json says about the hardware."""
+    if device.type != "cuda":
+        return {"device": "cpu"}
+    return {"device": "cuda", "gpu": torch.cuda.get_device_name(device), "cuda": torch.version.cuda}
+
+
+def autocast(device: torch.device, amp: bool) -> AbstractContextManager[Any]:
+    """bf16 autocast on CUDA when asked for; a no-op otherwise."""
+    if amp and device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return nullcontext()
 
 
 def lovasz_softmax(probs: torch.Tensor, target: torch.Tensor, classes: Sequence[int]) -> torch.Tensor:
@@ -148,15 +249,20 @@ def segmentation_loss(
 
 
 @torch.no_grad()
-def validation_iou(model: torch.nn.Module, folder: Path, seeds: list[int]) -> np.ndarray:
+def validation_iou(
+    model: torch.nn.Module, folder: Path, seeds: list[int], device: torch.device | None = None, amp: bool = False
+) -> np.ndarray:
     """Per-class IoU over the validation samples (whole canvases, no augmentation)."""
+    device = device or torch.device("cpu")
     model.eval()
     cm = np.zeros((NUM_CLASSES, NUM_CLASSES), np.int64)
     for s in seeds:
         image, mask = load_sample(folder, s)
         x, _ = to_batch([image], [mask])
-        logits = model(x)
-        pred = F.interpolate(logits, size=mask.shape, mode="bilinear", align_corners=False).argmax(1)[0].numpy()
+        with autocast(device, amp):
+            logits = model(x.to(device)).float()
+        up = F.interpolate(logits, size=mask.shape, mode="bilinear", align_corners=False)
+        pred = up.argmax(1)[0].cpu().numpy()
         cm += confusion(mask.ravel().astype(np.int64), pred.ravel().astype(np.int64), NUM_CLASSES)
     model.train()
     return iou_from_confusion(cm)
@@ -176,7 +282,7 @@ def previous_training_record(init: Path) -> Any:
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description="Train the segmenter on synthetic samples (CPU).")
+    ap = argparse.ArgumentParser(description="Train the segmenter on synthetic samples (CPU or CUDA).")
     ap.add_argument("--cache", type=Path, default=DEFAULT_CACHE_ROOT)
     ap.add_argument("--generator", default=DEFAULT_GENERATOR, help="module:function")
     ap.add_argument("--samples", type=int, default=3000)
@@ -200,8 +306,24 @@ def main(argv: list[str] | None = None) -> None:
         "--init", type=Path, default=None, help="start from this checkpoint (.pt) or exported model (.onnx)"
     )
     ap.add_argument("--max-minutes", type=float, default=0.0, help="stop crop epochs after this (0: no limit)")
+    ap.add_argument(
+        "--lr-by-time",
+        action="store_true",
+        help="with --max-minutes: the cosine decay follows wall time, reaching its end at the limit",
+    )
+    ap.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda"], help="auto: CUDA if available")
+    ap.add_argument("--amp", action="store_true", help="bf16 autocast for the forward pass (CUDA only)")
+    ap.add_argument(
+        "--loader-workers", type=int, default=0, help="processes preparing batches ahead (0: in this process)"
+    )
     ap.add_argument("--out", type=Path, default=Path("runs/segmenter"))
     a = ap.parse_args(argv)
+    if a.lr_by_time and not a.max_minutes:
+        ap.error("--lr-by-time needs --max-minutes")
+    device = resolve_device(a.device)
+    amp = bool(a.amp and device.type == "cuda")
+    if a.amp and not amp:
+        print("--amp applies on CUDA only; training in float32", flush=True)
 
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
@@ -233,6 +355,11 @@ def main(argv: list[str] | None = None) -> None:
         load_folded_onnx(model, a.init, calibration)
     elif a.init is not None:
         model.load_state_dict(torch.load(a.init, map_location="cpu")["model"])
+    model.to(device)
+    weights = weights.to(device)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # fixed crop and canvas sizes
+    print("device", json.dumps(device_record(device) | {"amp": amp, "loader_workers": a.loader_workers}), flush=True)
     print(
         f"parameters {count_parameters(model):,}; {len(seeds)} train / {len(val_seeds)} val samples",
         flush=True,
@@ -247,7 +374,10 @@ def main(argv: list[str] | None = None) -> None:
     def lr_at(step: int) -> float:  # linear warm-up, cosine decay to 2 % over the whole run
         if step < warmup:
             return a.lr * (step + 1) / warmup
-        t = (step - warmup) / max(1, total - warmup)
+        if a.lr_by_time:  # crop epochs span the time limit; whole-canvas epochs run at the end value
+            t = 1.0 if step >= crop_steps else (time.monotonic() - train_start) / (60 * a.max_minutes)
+        else:
+            t = (step - warmup) / max(1, total - warmup)
         return a.lr * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(1.0, t))))
 
     history: list[dict[str, Any]] = []
@@ -261,25 +391,45 @@ def main(argv: list[str] | None = None) -> None:
         if stop_file.exists():
             break
         if crop is not None and a.max_minutes and (time.monotonic() - train_start) / 60 > a.max_minutes:
-            print(f"time limit reached; skipping crop epoch {epoch}", flush=True)
+            if step != crop_steps:
+                print(f"time limit reached; skipping crop epochs {epoch}..{a.epochs - 1}", flush=True)
             step = crop_steps  # jump the schedule to the whole-canvas phase
             continue
         model.train()
-        losses = []
+        losses: list[float] = []
+        device_losses: list[torch.Tensor] = []  # on a GPU, read back once per epoch, not per step
         t0 = time.monotonic()
-        for x, y in batches(folder, seeds if crop is not None else full_seeds, batch, crop, rng):
+        epoch_seeds = seeds if crop is not None else full_seeds
+        if a.loader_workers > 0:
+            epoch_batches = loader_batches(
+                folder, epoch_seeds, batch, crop, rng, a.loader_workers, pin_memory=device.type == "cuda"
+            )
+        else:
+            epoch_batches = batches(folder, epoch_seeds, batch, crop, rng)
+        for x, y in epoch_batches:
             for g in opt.param_groups:
                 g["lr"] = lr_at(step)
-            loss = segmentation_loss(model(x), y, weights, a.dice, a.lovasz)
+            if device.type == "cpu":
+                loss = segmentation_loss(model(x), y, weights, a.dice, a.lovasz)
+            else:
+                x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+                with autocast(device, amp):
+                    logits = model(x)
+                loss = segmentation_loss(logits.float(), y, weights, a.dice, a.lovasz)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            losses.append(loss.item())
+            if device.type == "cpu":
+                losses.append(loss.item())
+            else:
+                device_losses.append(loss.detach())
             step += 1
             if step % 10 == 0 and stop_file.exists():
                 print(f"stop file found; ending at step {step}", flush=True)
                 break
-        iou = validation_iou(model, val_folder, val_seeds)
+        if device_losses:
+            losses = torch.stack(device_losses).float().cpu().tolist()
+        iou = validation_iou(model, val_folder, val_seeds, device, amp)
         fg = float(np.nanmean(iou[1:]))
         rec = {
             "epoch": epoch,
@@ -294,7 +444,7 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps(rec), flush=True)
         torch.save(
             {
-                "model": model.state_dict(),
+                "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
                 "width": a.width,
                 "epoch": epoch,
                 "args": vars(a)
@@ -334,6 +484,9 @@ def main(argv: list[str] | None = None) -> None:
         "torch": torch.__version__,
         "python": platform.python_version(),
         "threads": a.threads,
+        **device_record(device),
+        "amp": amp,
+        "loader_workers": a.loader_workers,
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
         "history": history,
     }

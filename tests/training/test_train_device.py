@@ -1,0 +1,121 @@
+"""Training on a chosen device and with batches prepared in worker processes, on a tiny sample cache.
+
+Only the CPU path runs here; the CUDA path is exercised on a GPU machine by training/device_run.sh.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+cv2 = pytest.importorskip("cv2")
+
+from training.dataset import (  # noqa: E402
+    TRAIN_SEED_BASE,
+    VALIDATION_SEED_BASE,
+    CacheSpec,
+    cached_seeds,
+)
+from training.train import batches, loader_batches, main, resolve_device  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
+SCRIPT = REPO / "training" / "device_run.sh"
+CANVAS = (128, 96)
+CROP = (64, 64)
+
+
+def write_tiny_cache(root: Path, seed_base: int, samples: int, canvas_hw: tuple[int, int] = CANVAS) -> Path:
+    """PNG pairs under the folder `build_cache` would use, so training finds them all cached and
+    never runs the generator: a textured canvas with one rectangle of every class."""
+    folder = CacheSpec(root, canvas_hw, seed_base, samples).folder()
+    folder.mkdir(parents=True, exist_ok=True)
+    h, w = canvas_hw
+    for seed in range(seed_base, seed_base + samples):
+        rng = np.random.default_rng(seed)
+        image = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+        mask = np.zeros((h, w), np.uint8)
+        for c in range(1, 8):
+            y, x = int(rng.integers(0, h - 16)), int(rng.integers(0, w - 16))
+            mask[y : y + 12, x : x + 12] = c
+            image[y : y + 12, x : x + 12] = (30 * c, 255 - 30 * c, 128)
+        cv2.imwrite(str(folder / f"{seed}.mask.png"), mask)
+        cv2.imwrite(str(folder / f"{seed}.png"), image)
+    return folder
+
+
+def test_auto_device_is_cpu_without_a_gpu() -> None:
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA device is present")
+    assert resolve_device("auto") == torch.device("cpu")
+    assert resolve_device("cpu") == torch.device("cpu")
+    with pytest.raises(SystemExit, match="no CUDA device"):
+        resolve_device("cuda")
+
+
+@pytest.mark.parametrize("crop", [CROP, None])
+def test_worker_batches_match_in_process_batches(tmp_path: Path, crop: tuple[int, int] | None) -> None:
+    folder = write_tiny_cache(tmp_path, TRAIN_SEED_BASE, 10)
+    seeds = cached_seeds(folder, range(TRAIN_SEED_BASE, TRAIN_SEED_BASE + 10))
+    local = list(batches(folder, seeds, 4, crop, np.random.default_rng(0)))
+    two = list(loader_batches(folder, seeds, 4, crop, np.random.default_rng(0), workers=2))
+    one = list(loader_batches(folder, seeds, 4, crop, np.random.default_rng(0), workers=1))
+    assert len(local) == len(two) == len(one) == 2  # 10 samples, batches of 4: the remainder is dropped
+    hw = crop or CANVAS
+    for (xl, yl), (xw, yw) in zip(local, two, strict=True):
+        assert xw.shape == xl.shape == (4, 3, *hw) and xw.dtype == xl.dtype == torch.float32
+        assert yw.shape == yl.shape == (4, *hw) and yw.dtype == yl.dtype == torch.int64
+    # Each batch has its own seeded generator: the same batches for any number of workers.
+    for (x1, y1), (x2, y2) in zip(one, two, strict=True):
+        assert torch.equal(x1, x2) and torch.equal(y1, y2)
+
+
+def test_cpu_training_with_loader_workers_gives_an_exportable_checkpoint(tmp_path: Path) -> None:
+    from training.export import export_onnx
+    from training.model import load_checkpoint
+
+    cache, out = tmp_path / "cache", tmp_path / "run"
+    write_tiny_cache(cache, TRAIN_SEED_BASE, 8)
+    write_tiny_cache(cache, VALIDATION_SEED_BASE, 2)
+    main(
+        [
+            "--cache", str(cache), "--samples", "8", "--val-samples", "2", "--canvas", "128x96",
+            "--crop", "64x64", "--epochs", "1", "--full-epochs", "1", "--batch", "4", "--full-batch", "4",
+            "--width", "16", "--workers", "1", "--threads", "1", "--device", "cpu", "--loader-workers", "2",
+            "--out", str(out),
+        ]
+    )  # fmt: skip
+    info = json.loads((out / "train_info.json").read_text())
+    assert info["device"] == "cpu" and "gpu" not in info
+    assert info["loader_workers"] == 2 and info["amp"] is False
+    assert info["steps"] == 4 and info["epochs_run"] == 2
+    ckpt = torch.load(out / "last.pt", map_location="cpu")
+    assert all(t.device.type == "cpu" for t in ckpt["model"].values())
+    model = load_checkpoint(out / "last.pt")
+    export_onnx(model, tmp_path / "tiny.onnx", 128, 96)
+    assert (tmp_path / "tiny.onnx").stat().st_size > 0
+
+
+def test_device_script_parses() -> None:
+    subprocess.run(["bash", "-n", str(SCRIPT)], check=True)
+
+
+def test_device_script_refuses_without_cuda(tmp_path: Path) -> None:
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA device is present")
+    env = os.environ | {
+        "PYTHON": sys.executable,
+        "OUT": str(tmp_path / "out"),
+        "WHEELS": str(tmp_path / "no-wheels"),
+    }
+    run = subprocess.run(["bash", str(SCRIPT), "1"], env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 3, run.stdout + run.stderr
+    assert "REFUSED" in run.stdout + run.stderr and "no CUDA device" in run.stdout + run.stderr
+    assert "REFUSED" in (tmp_path / "out" / "device_run.log").read_text()
+    assert not (tmp_path / "out" / "last.pt").exists()
