@@ -10,7 +10,7 @@
 # files where the generator looks for them and check it finds the same ones, build the sample cache
 # with one generator process per core, train on the GPU for MINUTES minutes of crop epochs (then one
 # whole-canvas epoch), fit the calibration offsets, and leave last.pt, train_info.json,
-# calibration.json, device_env.json and device_run.log in $OUT (default ./device_out).
+# calibration.json, device_env.json, gpu_load.csv and device_run.log in $OUT (default ./device_out).
 #
 # Settings (environment): PYTHON (python3), OUT (./device_out), WHEELS (.whl), CACHE (the project's
 # cache folder), SAMPLES (4000), VAL_SAMPLES (48), CAL_SAMPLES (300), SEED (1), GEN_WORKERS (one per
@@ -140,6 +140,12 @@ then
     exit 3
 fi
 
+# Batches travel from the loader processes through shared memory (about 3 MB each, 4 per process ahead).
+shm_mb=$(df -Pm /dev/shm 2>/dev/null | awk 'NR == 2 {print $4}')
+if [[ -z "$shm_mb" || "$shm_mb" -lt 1024 ]]; then
+    loud "/dev/shm has ${shm_mb:-no} MB free: loader processes may fail; try LOADER_WORKERS=4"
+fi
+
 # 2. carried wheels
 shopt -s nullglob
 wheels=("$WHEELS"/*.whl)
@@ -215,9 +221,9 @@ fonts_rc=$?
 set -e
 if ((fonts_rc != 0)); then
     if [[ "${ALLOW_FONT_MISMATCH:-0}" == 1 ]]; then
-        loud "FONTS DIFFER FROM THE PREPARED SET: continuing because ALLOW_FONT_MISMATCH=1"
+        loud "FONTS NOT CHECKED OR NOT AS PREPARED: continuing because ALLOW_FONT_MISMATCH=1"
     else
-        loud "REFUSED: FONTS DIFFER FROM THE PREPARED SET (carry .whl/ from --prepare, or set ALLOW_FONT_MISMATCH=1)"
+        loud "REFUSED: FONTS NOT CHECKED OR NOT AS PREPARED (carry .whl/ from --prepare, or set ALLOW_FONT_MISMATCH=1)"
         exit 5
     fi
 fi
@@ -282,9 +288,16 @@ if [[ "$shortened" == 1 ]]; then
     loud "training shortened to $train_min min to fit LIMIT_S=${LIMIT_S}s"
 fi
 stamp "training for $train_min min on the GPU with $LOADER_WORKERS loader processes"
+gpu_log=""
+if command -v nvidia-smi >/dev/null; then  # GPU load every 20 s: shows whether the loader keeps up
+    nvidia-smi --query-gpu=timestamp,utilization.gpu,memory.used --format=csv -l 20 >"$OUT/gpu_load.csv" 2>&1 &
+    gpu_log=$!
+    trap 'kill "$gpu_log" 2>/dev/null || true' EXIT
+fi
 "$PY" -m training.train "${cache_args[@]}" --device cuda --loader-workers "$LOADER_WORKERS" \
     --samples "$SAMPLES" --val-samples "$VAL_SAMPLES" --epochs 1000 --full-epochs 1 --seed "$SEED" \
     --max-minutes "$train_min" --lr-by-time --threads 4 --out "$OUT" "$@"
+if [[ -n "$gpu_log" ]]; then kill "$gpu_log" 2>/dev/null || true; fi
 stamp "training done: $OUT/last.pt"
 
 # 8. calibration offsets, if they still fit

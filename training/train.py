@@ -86,9 +86,9 @@ def to_batch(images: list[np.ndarray], masks: list[np.ndarray]) -> tuple[torch.T
     return torch.from_numpy(x), torch.from_numpy(y)
 
 
-def make_batch(
+def augmented_samples(
     folder: Path, sample_seeds: Sequence[int], crop_hw: tuple[int, int] | None, rng: np.random.Generator
-) -> tuple[torch.Tensor, torch.Tensor]:
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Load, crop and augment the given samples, drawing from `rng` in sample order."""
     ims, ms = [], []
     for seed in sample_seeds:
@@ -100,7 +100,7 @@ def make_batch(
         image, mask = augment(image, mask, rng)
         ims.append(image)
         ms.append(mask)
-    return to_batch(ims, ms)
+    return ims, ms
 
 
 def batches(
@@ -109,12 +109,13 @@ def batches(
     """One epoch of batches, prepared in this process from the shared generator."""
     order = rng.permutation(len(seeds))
     for i in range(0, len(order) - batch + 1, batch):
-        yield make_batch(folder, [seeds[int(k)] for k in order[i : i + batch]], crop_hw, rng)
+        yield to_batch(*augmented_samples(folder, [seeds[int(k)] for k in order[i : i + batch]], crop_hw, rng))
 
 
 class EpochBatches(Dataset[tuple[torch.Tensor, torch.Tensor]]):
-    """Batch i of one epoch, from a generator seeded with (epoch seed, i): the same batch whichever
-    worker process builds it."""
+    """Batch i of one epoch as uint8 tensors (images B x H x W x 3 BGR, masks B x H x W), from a
+    generator seeded with (epoch seed, i): the same batch whichever worker process builds it.
+    uint8 is a fifth of the float batch to pass between processes and to the GPU."""
 
     def __init__(
         self, folder: Path, seeds: list[int], batch: int, crop_hw: tuple[int, int] | None, rng: np.random.Generator
@@ -127,9 +128,25 @@ class EpochBatches(Dataset[tuple[torch.Tensor, torch.Tensor]]):
     def __len__(self) -> int:
         return len(self.groups)
 
+    def generator(self, i: int) -> np.random.Generator:
+        return np.random.default_rng([self.epoch_seed, i])
+
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
-        rng = np.random.default_rng([self.epoch_seed, i])
-        return make_batch(self.folder, self.groups[i], self.crop_hw, rng)
+        ims, ms = augmented_samples(self.folder, self.groups[i], self.crop_hw, self.generator(i))
+        return torch.from_numpy(np.stack(ims)), torch.from_numpy(np.stack(ms))
+
+
+def normalisation_table() -> torch.Tensor:
+    """`canvas_to_tensor`'s value for every uint8 level, per RGB channel (3 x 256)."""
+    levels = np.repeat(np.arange(256, dtype=np.uint8)[None, :, None], 3, axis=2)  # a 1 x 256 canvas
+    return torch.from_numpy(canvas_to_tensor(levels, MEAN, STD)[0, :, 0, :].copy())
+
+
+def uint8_to_batch(images: torch.Tensor, masks: torch.Tensor, table: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """EpochBatches' uint8 tensors -> the tensors `to_batch` makes (the same values), on their device."""
+    levels = images.long()
+    x = torch.stack([table[c][levels[..., 2 - c]] for c in range(3)], dim=1)  # BGR planes -> RGB channels
+    return x, masks.long()
 
 
 def _loader_worker_init(_: int) -> None:
@@ -144,29 +161,33 @@ def loader_batches(
     crop_hw: tuple[int, int] | None,
     rng: np.random.Generator,
     workers: int,
-    pin_memory: bool = False,
+    device: torch.device | None = None,
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """One epoch of batches prepared ahead in `workers` processes, in order.
+    """One epoch of batches prepared ahead in `workers` processes, in order, normalised on `device`.
 
     The workers are forked from a fresh server process, not from this one: a process that has run
     OpenCV's or torch's thread pools (augmentation, training steps, CUDA) can hang a plain fork."""
+    device = device or torch.device("cpu")
     context: BaseContext
     if "forkserver" in mp.get_all_start_methods():
         context = mp.get_context("forkserver")
         mp.set_forkserver_preload(["training.train"])  # the server imports torch and OpenCV once
     else:
         context = mp.get_context("spawn")
+    cuda = device.type == "cuda"
     loader = DataLoader(
         EpochBatches(folder, seeds, batch, crop_hw, rng),
         batch_size=None,
         shuffle=False,
         num_workers=workers,
-        pin_memory=pin_memory,
+        pin_memory=cuda,
         prefetch_factor=4,
         worker_init_fn=_loader_worker_init,
         multiprocessing_context=context,
     )
-    yield from loader
+    table = normalisation_table().to(device)
+    for images, masks in loader:
+        yield uint8_to_batch(images.to(device, non_blocking=cuda), masks.to(device, non_blocking=cuda), table)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -401,9 +422,7 @@ def main(argv: list[str] | None = None) -> None:
         t0 = time.monotonic()
         epoch_seeds = seeds if crop is not None else full_seeds
         if a.loader_workers > 0:
-            epoch_batches = loader_batches(
-                folder, epoch_seeds, batch, crop, rng, a.loader_workers, pin_memory=device.type == "cuda"
-            )
+            epoch_batches = loader_batches(folder, epoch_seeds, batch, crop, rng, a.loader_workers, device)
         else:
             epoch_batches = batches(folder, epoch_seeds, batch, crop, rng)
         for x, y in epoch_batches:

@@ -23,7 +23,17 @@ from training.dataset import (  # noqa: E402
     CacheSpec,
     cached_seeds,
 )
-from training.train import batches, loader_batches, main, resolve_device  # noqa: E402
+from training.train import (  # noqa: E402
+    EpochBatches,
+    augmented_samples,
+    batches,
+    loader_batches,
+    main,
+    normalisation_table,
+    resolve_device,
+    to_batch,
+    uint8_to_batch,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "training" / "device_run.sh"
@@ -74,6 +84,16 @@ def test_worker_batches_match_in_process_batches(tmp_path: Path, crop: tuple[int
     # Each batch has its own seeded generator: the same batches for any number of workers.
     for (x1, y1), (x2, y2) in zip(one, two, strict=True):
         assert torch.equal(x1, x2) and torch.equal(y1, y2)
+
+
+def test_uint8_batches_normalise_exactly_as_to_batch(tmp_path: Path) -> None:
+    folder = write_tiny_cache(tmp_path, TRAIN_SEED_BASE, 4)
+    epoch = EpochBatches(folder, list(range(4)), 4, CROP, np.random.default_rng(3))
+    images, masks = epoch[0]
+    assert images.dtype == masks.dtype == torch.uint8 and images.shape == (4, *CROP, 3)
+    x, y = uint8_to_batch(images, masks, normalisation_table())
+    ref_x, ref_y = to_batch(*augmented_samples(folder, epoch.groups[0], CROP, epoch.generator(0)))
+    assert torch.equal(x, ref_x) and torch.equal(y, ref_y)
 
 
 def test_cpu_training_with_loader_workers_gives_an_exportable_checkpoint(tmp_path: Path) -> None:
