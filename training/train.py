@@ -171,7 +171,9 @@ def loader_batches(
     context: BaseContext
     if "forkserver" in mp.get_all_start_methods():
         context = mp.get_context("forkserver")
-        mp.set_forkserver_preload(["training.train"])  # the server imports torch and OpenCV once
+        # The server imports what training.train needs once (not training.train itself, which a
+        # worker runs as its main module when training runs as `python -m training.train`).
+        mp.set_forkserver_preload(["training.dataset", "training.evaluate", "training.model", "training.onnx_import"])
     else:
         context = mp.get_context("spawn")
     cuda = device.type == "cuda"
