@@ -185,7 +185,7 @@ TRAINING_KEYS = [
     "model", "command", "seed", "samples", "long_side", "crop_epochs", "full_epochs", "full_samples", "epochs_run",
     "steps", "stopped_early", "crop", "batch", "lr", "width", "dice", "lovasz", "generator", "generator_fingerprint",
     "cache_minutes", "wall_minutes",
-    "torch", "python", "threads", "date", "note",
+    "torch", "python", "threads", "device", "gpu", "cuda", "amp", "loader_workers", "date", "note",
 ]  # fmt: skip
 
 

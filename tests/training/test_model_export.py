@@ -97,3 +97,19 @@ def test_bundled_model_runs_on_a_canvas(card: dict) -> None:
     sess = ort.InferenceSession(str(CARD.parent / card["file"]), providers=["CPUExecutionProvider"])
     (logits,) = sess.run([card["output"]["name"]], {card["input"]["name"]: x})
     assert np.isfinite(logits).all()
+
+
+def test_card_records_where_each_run_trained() -> None:
+    # a GPU run and the CPU run it started from: the card keeps the device of each
+    pytest.importorskip("torch")  # training.export needs it
+    from training.export import summarise_run
+
+    cpu_run = {"command": "python -m training.train --seed 1", "threads": 2, "device": "cpu",
+               "history": [{"val_fg_miou": 0.8}]}
+    gpu_run = {"command": "python -m training.train --device cuda", "device": "cuda",
+               "gpu": "NVIDIA H200", "amp": True, "loader_workers": 12, "unlisted": 1,
+               "history": [{"val_fg_miou": 0.85}], "initialised_from": cpu_run}
+    card = summarise_run(gpu_run)
+    assert (card["device"], card["gpu"], card["amp"], card["loader_workers"]) == ("cuda", "NVIDIA H200", True, 12)
+    assert "unlisted" not in card
+    assert card["initialised_from"]["device"] == "cpu" and card["final_val_fg_miou"] == 0.85
