@@ -142,7 +142,7 @@ def test_per_class_score_floors_name_known_classes_and_lie_between_0_and_1(tmp_p
         load_settings(write(tmp_path, "segmenter:\n  min_region_score_by_class:\n    barcode: 1.5\n"))
     settings = load_settings(write(tmp_path, "segmenter:\n  min_region_score_by_class:\n    barcode: 0.4\n"))
     # a station's floor adds to the defaults' floors
-    assert settings.segmenter.min_region_score_by_class == {"colour_chart": 0.68, "scale_bar": 0.7, "barcode": 0.4}
+    assert settings.segmenter.min_region_score_by_class == {"colour_chart": 0.68, "barcode": 0.4}
 
 
 @pytest.mark.parametrize("text,key", [
