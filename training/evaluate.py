@@ -156,9 +156,11 @@ class OnnxSegmenter:
         """The network's class map and confidence, as the service computes them."""
         canvas, placement = place_on_canvas(image_bgr, self.hw)
         x = canvas_to_tensor(canvas, self.mean, self.std)  # type: ignore[arg-type]
-        logits = self.session.run([self.output_name], {self.input_name: x})[0][0]
-        classes, confidence = softmax_top(np.asarray(logits, np.float32))
-        return Segmentation(classes=classes, confidence=confidence, placement=placement)
+        logits = np.asarray(self.session.run([self.output_name], {self.input_name: x})[0][0], np.float32)
+        classes, confidence = softmax_top(logits)
+        return Segmentation(classes=classes, confidence=confidence, placement=placement,
+                            logits=np.ascontiguousarray(logits.transpose(1, 2, 0)),
+                            stride=max(1, round(self.hw[0] / classes.shape[0])))
 
     def regions(
         self, image_bgr: np.ndarray, frame_hw: tuple[int, int] | None = None
@@ -377,7 +379,8 @@ def run_frames(
         frame = Frame(r["file"], r.get("kind", ""), r.get("colour_chart"), (h, w), dict(truths), s,
                       evaluated=evaluated)
         if mask is not None:
-            frame.iou = specimen_iou(mask, classes)
+            # the class map `check --masks` writes: outlines drawn at the canvas's density
+            frame.iou = specimen_iou(mask, s.placement.crop_to_source_orientation(s.fine_classes()))
         frames.append(frame)
         if draw_dir is not None:
             draw_dir.mkdir(parents=True, exist_ok=True)

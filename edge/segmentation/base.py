@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+import cv2
 import numpy as np
 
 from edge.segmentation.letterbox import CanvasPlacement, canvas_to_tensor, place_on_canvas
@@ -26,12 +27,27 @@ class Segmentation:
     """Per-pixel result on the canvas, plus how the image was placed on it.
 
     `classes` is the argmax class map and `confidence` the winning class's probability,
-    both at the network's output resolution (canvas size / output stride).
+    both at the network's output resolution (canvas size / output stride); `logits`, where the
+    backend gave them, the network's output itself (H x W x C float32, the same grid), from which
+    `fine_classes` draws a class map with smooth outlines.
     """
 
     classes: np.ndarray
     confidence: np.ndarray
     placement: CanvasPlacement
+    logits: np.ndarray | None = None
+    stride: int = 1  # canvas pixels per output-map pixel
+
+    def fine_classes(self) -> np.ndarray:
+        """The class map at the canvas's own density (`stride` times the output map's): the logits
+        upsampled bilinearly, then the argmax. At the output map's density an outline is a
+        staircase of blocks a stride wide; interpolating the scores before choosing puts it between
+        them. The regions are still taken from `classes`: the region rules were set on that map."""
+        if self.logits is None or self.stride == 1:
+            return self.classes
+        h, w = self.classes.shape
+        up = cv2.resize(self.logits, (w * self.stride, h * self.stride), interpolation=cv2.INTER_LINEAR)
+        return np.asarray(up.argmax(axis=2), dtype=np.uint8)
 
 
 class Segmenter(Protocol):
@@ -58,5 +74,9 @@ def segment_with(logits: Callable[[np.ndarray], np.ndarray], image_bgr: np.ndarr
     logits of any float type out), placed and normalised as the model card says."""
     canvas, placement = place_on_canvas(image_bgr, card.input_hw)
     tensor = canvas_to_tensor(canvas, card.mean, card.std)
-    classes, confidence = softmax_top(np.asarray(logits(tensor)[0], dtype=np.float32))
-    return Segmentation(classes=classes, confidence=confidence, placement=placement)
+    scores = np.asarray(logits(tensor)[0], dtype=np.float32)
+    classes, confidence = softmax_top(scores)
+    # channels last, as OpenCV resizes and warps them (a copy of a few hundred kB)
+    return Segmentation(classes=classes, confidence=confidence, placement=placement,
+                        logits=np.ascontiguousarray(scores.transpose(1, 2, 0)),
+                        stride=max(1, round(card.input_hw[0] / classes.shape[0])))

@@ -24,6 +24,9 @@ DESKEW_MIN_DEG = 1.5
 # colour by more than this; the kept box reaches this share of the long side past them.
 _CONTENT_LEVEL = 40
 _CONTENT_MARGIN = 0.02
+# The background score given to map pixels the turned image did not cover (the others get 0), so
+# `Segmentation.fine_classes` calls them background as the class map does.
+_OUTSIDE_BACKGROUND = 1e4
 
 
 def surround_colour(image: np.ndarray) -> tuple[int, ...]:
@@ -96,9 +99,21 @@ def back_to_frame(seg: Segmentation, matrix: np.ndarray, image_hw: tuple[int, in
                                   borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     back_confidence = cv2.warpAffine(confidence, to_upright_map[:2], (out_w, out_h), flags=flags,
                                      borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    back_logits = None
+    if seg.logits is not None:
+        # scores turn back smoothly; where the upright image had no pixels of the frame, background
+        logits = seg.placement.crop_to_source_orientation(seg.logits)
+        back_logits = cv2.warpAffine(logits, to_upright_map[:2], (out_w, out_h),
+                                     flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                                     borderMode=cv2.BORDER_REPLICATE).reshape(out_h, out_w, -1)
+        outside = cv2.warpAffine(np.ones(logits.shape[:2], np.uint8), to_upright_map[:2], (out_w, out_h),
+                                 flags=flags, borderMode=cv2.BORDER_CONSTANT, borderValue=0) == 0
+        back_logits[outside, 0] = _OUTSIDE_BACKGROUND
+        back_logits[outside, 1:] = 0.0
     placement = CanvasPlacement(source_hw=image_hw, canvas_hw=(out_h, out_w), rotated=False,
                                 placed_hw=(out_h, out_w), offset_yx=(0, 0))
-    return Segmentation(classes=back_classes, confidence=back_confidence, placement=placement)
+    return Segmentation(classes=back_classes, confidence=back_confidence, placement=placement, logits=back_logits,
+                        stride=seg.stride)
 
 
 def segment_square(segmenter: Segmenter, image: np.ndarray, tilt_deg: float, min_tilt_deg: float) -> Segmentation:

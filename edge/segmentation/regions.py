@@ -88,4 +88,5 @@ def extract_regions(seg: Segmentation, frame_hw: tuple[int, int], min_fraction: 
 
 
 def full_resolution_class_map(seg: Segmentation, frame_hw: tuple[int, int]) -> np.ndarray:
-    return seg.placement.to_size(seg.classes, frame_hw[0], frame_hw[1])
+    """The class map at the frame's size, with the smooth outlines of `Segmentation.fine_classes`."""
+    return seg.placement.to_size(seg.fine_classes(), frame_hw[0], frame_hw[1])
