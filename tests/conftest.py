@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import jsonschema
 import paho.mqtt.client as mqtt
@@ -154,16 +154,24 @@ class Running:
         self.daemon.shutdown()
 
 
-@pytest.fixture
-def run_daemon() -> Iterator[Callable[[Settings], Running]]:
-    started: list[Running] = []
+RunningKind = TypeVar("RunningKind", bound=Running)
 
-    def start(settings: Settings) -> Running:
-        r = Running(settings)
-        started.append(r)
-        return r
+
+def daemons_stopped_after(kind: type[RunningKind]) -> Iterator[Callable[[Settings], RunningKind]]:
+    """A fixture's body: a function that starts daemons of `kind`, each stopped when the test ends."""
+    started: list[RunningKind] = []
+
+    def start(settings: Settings) -> RunningKind:
+        running = kind(settings)
+        started.append(running)
+        return running
 
     yield start
-    for r in started:
-        if r.thread.is_alive():
-            r.stop()
+    for running in started:
+        if running.thread.is_alive():
+            running.stop()
+
+
+@pytest.fixture
+def run_daemon() -> Iterator[Callable[[Settings], Running]]:
+    yield from daemons_stopped_after(Running)

@@ -14,7 +14,7 @@ import pytest
 
 from edge.config import Settings
 from tests.broker import Broker, free_port
-from tests.conftest import Subscriber, wait_for
+from tests.conftest import Subscriber, daemons_stopped_after, wait_for
 from tests.frames import draw_sheet, jpeg_bytes, write_atomically
 from tests.station.conftest import Served
 from tests.station.test_metrics import parse_exposition, sample
@@ -36,17 +36,7 @@ def watchdog(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Notify
 
 @pytest.fixture
 def start_served() -> Iterator[Callable[[Settings], Served]]:
-    started: list[Served] = []
-
-    def start(settings: Settings) -> Served:
-        running = Served(settings)
-        started.append(running)
-        return running
-
-    yield start
-    for running in started:
-        if running.thread.is_alive():
-            running.stop()
+    yield from daemons_stopped_after(Served)
 
 
 def health(served: Served) -> tuple[int, dict[str, Any]]:
