@@ -77,14 +77,22 @@ def test_names_not_utf8_or_with_control_characters_are_judged_and_logged_on_one_
                for line in lines)
 
 
+def online_station(broker: Any, station: Callable[..., Settings], run_daemon: Callable[[Settings], Running],
+                   subscriber_factory: Callable[..., Subscriber], prefix: str,
+                   stable_for_s: float) -> tuple[Settings, Subscriber]:
+    """A daemon publishing under `prefix`, started and online, and a subscriber to all of it."""
+    settings = station(watch={"stable_for_s": stable_for_s},
+                       mqtt={"enabled": True, "url": broker.url, "client_id": f"t-{prefix}", "topic_prefix": prefix})
+    sub = subscriber_factory(broker.port, [f"{prefix}/test-1/#"])
+    run_daemon(settings)
+    assert wait_for(lambda: b"online" in sub.on("/status"), 10)
+    return settings, sub
+
+
 def test_a_file_written_in_several_steps_gets_one_verdict_and_no_alert(
         broker: Any, station: Callable[..., Settings], run_daemon: Callable[[Settings], Running],
         subscriber_factory: Callable[..., Subscriber]) -> None:
-    settings = station(watch={"stable_for_s": 1.0},
-                       mqtt={"enabled": True, "url": broker.url, "client_id": "t-steps", "topic_prefix": "steps"})
-    sub = subscriber_factory(broker.port, ["steps/test-1/#"])
-    run_daemon(settings)
-    assert wait_for(lambda: b"online" in sub.on("/status"), 10)
+    settings, sub = online_station(broker, station, run_daemon, subscriber_factory, "steps", stable_for_s=1.0)
     path = Path(settings.watch.folder) / "steps.jpg"
     third = len(GOOD) // 3
     for chunk in (GOOD[:third], GOOD[third:2 * third], GOOD[2 * third:]):
@@ -100,11 +108,7 @@ def test_a_file_written_in_several_steps_gets_one_verdict_and_no_alert(
 def test_an_error_for_a_file_completed_later_is_superseded_once(
         broker: Any, station: Callable[..., Settings], run_daemon: Callable[[Settings], Running],
         subscriber_factory: Callable[..., Subscriber], verdict_schema: Callable[[dict[str, Any]], None]) -> None:
-    settings = station(watch={"stable_for_s": 0.3},
-                       mqtt={"enabled": True, "url": broker.url, "client_id": "t-late", "topic_prefix": "late"})
-    sub = subscriber_factory(broker.port, ["late/test-1/#"])
-    run_daemon(settings)
-    assert wait_for(lambda: b"online" in sub.on("/status"), 10)
+    settings, sub = online_station(broker, station, run_daemon, subscriber_factory, "late", stable_for_s=0.3)
     path = Path(settings.watch.folder) / "late.jpg"
     with open(path, "ab") as fh:
         fh.write(GOOD[: len(GOOD) // 2])
