@@ -40,8 +40,9 @@ import yaml
 from edge.classes import CLASS_IDS, CLASS_NAMES
 from edge.config import load_settings
 from edge.decode import UnreadableFrame, decode_full, decode_small, read_frame, shrink
-from edge.segmentation.base import Segmentation, softmax_top
-from edge.segmentation.letterbox import canvas_to_tensor, place_on_canvas
+from edge.segmentation.base import Segmentation, segment_with
+from edge.segmentation.letterbox import canvas_to_tensor
+from edge.segmentation.model_card import ModelCard
 from edge.segmentation.regions import Region, extract_regions
 
 REPO = Path(__file__).resolve().parent.parent
@@ -144,6 +145,10 @@ class OnnxSegmenter:
         so.inter_op_num_threads = 1
         self.session = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
         self.rules = load_settings().segmenter
+        self.model_card = ModelCard(
+            path=Path(path), name=str(card["name"]), sha256=card.get("sha256"), input_name=self.input_name,
+            input_hw=self.hw, mean=self.mean, std=self.std, output_name=self.output_name,  # type: ignore[arg-type]
+        )
 
     def canvas_classes(self, canvas_bgr: np.ndarray) -> np.ndarray:
         """Class map at canvas resolution: logits upsampled bilinearly, then argmax."""
@@ -153,14 +158,9 @@ class OnnxSegmenter:
         return up.argmax(axis=2).astype(np.uint8)
 
     def segment(self, image_bgr: np.ndarray) -> Segmentation:
-        """The network's class map and confidence, as the service computes them."""
-        canvas, placement = place_on_canvas(image_bgr, self.hw)
-        x = canvas_to_tensor(canvas, self.mean, self.std)  # type: ignore[arg-type]
-        logits = np.asarray(self.session.run([self.output_name], {self.input_name: x})[0][0], np.float32)
-        classes, confidence = softmax_top(logits)
-        return Segmentation(classes=classes, confidence=confidence, placement=placement,
-                            logits=np.ascontiguousarray(logits.transpose(1, 2, 0)),
-                            stride=max(1, round(self.hw[0] / classes.shape[0])))
+        """The network's class map and confidence, by the service's own inference path."""
+        return segment_with(lambda x: self.session.run([self.output_name], {self.input_name: x})[0],
+                            image_bgr, self.model_card)
 
     def regions(
         self, image_bgr: np.ndarray, frame_hw: tuple[int, int] | None = None
