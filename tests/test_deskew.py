@@ -65,8 +65,8 @@ def test_turned_upright_and_back_describes_the_frame_as_given(station: Callable[
         assert (a & b).sum() / (a | b).sum() > 0.8, class_id
     # the scores are turned back too (for the fine class map), background where the turned image
     # had no pixels of the frame: their argmax is the turned-back class map but at outlines
-    assert turned.logits is not None and turned.logits.shape[:2] == turned.classes.shape
-    assert (turned.logits.argmax(axis=2) == turned.classes).mean() > 0.97
+    assert turned.logits is not None and turned.logits.shape[1:] == turned.classes.shape
+    assert (turned.logits.argmax(axis=0) == turned.classes).mean() > 0.97
 
 
 def test_small_tilts_are_segmented_as_they_are(station: Callable[..., Settings]) -> None:

@@ -147,9 +147,9 @@ def test_fine_class_map_draws_a_round_outline_closer_than_the_output_map() -> No
     yy, xx = np.mgrid[0:768, 0:512]
     truth = (yy - 380.3) ** 2 + (xx - 250.7) ** 2 < 141.0 ** 2
     share = truth.reshape(192, 4, 128, 4).mean(axis=(1, 3)).astype(np.float32)
-    logits = np.zeros((*MAP_HW, len(CLASS_IDS)), np.float32)
-    logits[..., CLASS_IDS["specimen"]] = 8.0 * (share - 0.5)
-    seg = _segmentation(logits.argmax(axis=2).astype(np.uint8), np.ones(MAP_HW, np.float32))
+    logits = np.zeros((len(CLASS_IDS), *MAP_HW), np.float32)  # as the network gives them
+    logits[CLASS_IDS["specimen"]] = 8.0 * (share - 0.5)
+    seg = _segmentation(logits.argmax(axis=0).astype(np.uint8), np.ones(MAP_HW, np.float32))
     seg.logits, seg.stride = logits, 4
 
     def iou(class_map: np.ndarray) -> float:

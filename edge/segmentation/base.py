@@ -28,8 +28,8 @@ class Segmentation:
 
     `classes` is the argmax class map and `confidence` the winning class's probability,
     both at the network's output resolution (canvas size / output stride); `logits`, where the
-    backend gave them, the network's output itself (H x W x C float32, the same grid), from which
-    `fine_classes` draws a class map with smooth outlines.
+    backend gave them, the network's output itself (C x H x W float32, the same grid), from which
+    `fine_classes` draws a class map with smooth outlines when one is asked for.
     """
 
     classes: np.ndarray
@@ -46,7 +46,8 @@ class Segmentation:
         if self.logits is None or self.stride == 1:
             return self.classes
         h, w = self.classes.shape
-        up = cv2.resize(self.logits, (w * self.stride, h * self.stride), interpolation=cv2.INTER_LINEAR)
+        channels_last = np.ascontiguousarray(self.logits.transpose(1, 2, 0))  # as OpenCV resizes them
+        up = cv2.resize(channels_last, (w * self.stride, h * self.stride), interpolation=cv2.INTER_LINEAR)
         return np.asarray(up.argmax(axis=2), dtype=np.uint8)
 
 
@@ -76,7 +77,5 @@ def segment_with(logits: Callable[[np.ndarray], np.ndarray], image_bgr: np.ndarr
     tensor = canvas_to_tensor(canvas, card.mean, card.std)
     scores = np.asarray(logits(tensor)[0], dtype=np.float32)
     classes, confidence = softmax_top(scores)
-    # channels last, as OpenCV resizes and warps them (a copy of a few hundred kB)
-    return Segmentation(classes=classes, confidence=confidence, placement=placement,
-                        logits=np.ascontiguousarray(scores.transpose(1, 2, 0)),
+    return Segmentation(classes=classes, confidence=confidence, placement=placement, logits=scores,
                         stride=max(1, round(card.input_hw[0] / classes.shape[0])))

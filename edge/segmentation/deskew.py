@@ -102,14 +102,16 @@ def back_to_frame(seg: Segmentation, matrix: np.ndarray, image_hw: tuple[int, in
     back_logits = None
     if seg.logits is not None:
         # scores turn back smoothly; where the upright image had no pixels of the frame, background
-        logits = seg.placement.crop_to_source_orientation(seg.logits)
-        back_logits = cv2.warpAffine(logits, to_upright_map[:2], (out_w, out_h),
-                                     flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                                     borderMode=cv2.BORDER_REPLICATE).reshape(out_h, out_w, -1)
+        # (channels last, as OpenCV warps them)
+        logits = seg.placement.crop_to_source_orientation(np.ascontiguousarray(seg.logits.transpose(1, 2, 0)))
+        warped = cv2.warpAffine(logits, to_upright_map[:2], (out_w, out_h),
+                                flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                                borderMode=cv2.BORDER_REPLICATE).reshape(out_h, out_w, -1)
         outside = cv2.warpAffine(np.ones(logits.shape[:2], np.uint8), to_upright_map[:2], (out_w, out_h),
                                  flags=flags, borderMode=cv2.BORDER_CONSTANT, borderValue=0) == 0
-        back_logits[outside, 0] = _OUTSIDE_BACKGROUND
-        back_logits[outside, 1:] = 0.0
+        warped[outside, 0] = _OUTSIDE_BACKGROUND
+        warped[outside, 1:] = 0.0
+        back_logits = warped.transpose(2, 0, 1)
     placement = CanvasPlacement(source_hw=image_hw, canvas_hw=(out_h, out_w), rotated=False,
                                 placed_hw=(out_h, out_w), offset_yx=(0, 0))
     return Segmentation(classes=back_classes, confidence=back_confidence, placement=placement, logits=back_logits,
