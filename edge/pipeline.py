@@ -21,7 +21,8 @@ from edge.qc.registry import checks_for, start_rank
 from edge.qc.station_history import StationHistory
 from edge.segmentation.base import Segmenter
 from edge.segmentation.deskew import DESKEW_MIN_DEG, segment_square
-from edge.segmentation.regions import extract_regions, full_resolution_class_map
+from edge.segmentation.refine import refined_class_map
+from edge.segmentation.regions import extract_regions
 from edge.segmentation.registry import create_segmenter
 from edge.verdict import Verdict, build_verdict, error_verdict
 
@@ -106,7 +107,7 @@ class FramePipeline:
             width=decoded.width, height=decoded.height, barcodes=context.findings.barcodes,
             timings_ms={"decode_small": decode_small_ms, "segment": segment_ms, "decode_wait": wait_ms,
                         "qc": qc_ms, "total": (time.perf_counter() - start) * 1000})
-        class_map = full_resolution_class_map(seg, frame_hw) if want_class_map else None
+        class_map = refined_class_map(seg, decoded.full, frame_hw) if want_class_map else None
         return Judgement(verdict, class_map, decoded.full if keep_image else None)
 
     def _error(self, path: Path, reason: str, start: float, sha256: str | None = None,

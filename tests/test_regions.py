@@ -7,7 +7,7 @@ import numpy as np
 from edge.classes import CLASS_IDS
 from edge.segmentation.base import Segmentation
 from edge.segmentation.letterbox import canvas_to_tensor, place_on_canvas
-from edge.segmentation.regions import extract_regions, full_resolution_class_map
+from edge.segmentation.regions import extract_regions
 
 MAP_HW = (192, 128)  # the bundled model's output: canvas 768 x 512 at stride 4
 
@@ -139,29 +139,3 @@ def test_uint8_canvas_tensor_is_the_float_formula_exactly() -> None:
     # channel 0 is red: BGR's last plane
     expected_red = (canvas[..., 2].astype(np.float32) * np.float32(1 / 255) - np.float32(0.485)) / np.float32(0.229)
     assert np.allclose(fast[0, 0], expected_red, atol=1e-6)
-
-
-def test_fine_class_map_draws_a_round_outline_closer_than_the_output_map() -> None:
-    # a disc of specimen on the canvas; the network's map, a stride of 4 coarser, scores each cell by
-    # the share of it the disc covers, as a network does at an outline
-    yy, xx = np.mgrid[0:768, 0:512]
-    truth = (yy - 380.3) ** 2 + (xx - 250.7) ** 2 < 141.0 ** 2
-    share = truth.reshape(192, 4, 128, 4).mean(axis=(1, 3)).astype(np.float32)
-    logits = np.zeros((len(CLASS_IDS), *MAP_HW), np.float32)  # as the network gives them
-    logits[CLASS_IDS["specimen"]] = 8.0 * (share - 0.5)
-    seg = _segmentation(logits.argmax(axis=0).astype(np.uint8), np.ones(MAP_HW, np.float32))
-    seg.logits, seg.stride = logits, 4
-
-    def iou(class_map: np.ndarray) -> float:
-        found = class_map == CLASS_IDS["specimen"]
-        return float((found & truth).sum() / (found | truth).sum())
-
-    coarse = seg.placement.to_size(seg.classes, 768, 512)  # the output map, each cell a 4 x 4 block
-    fine = full_resolution_class_map(seg, (768, 512))  # what `check --masks` writes
-    assert np.array_equal(fine, seg.fine_classes())  # the canvas is the frame here
-    assert 1 - iou(fine) < 0.5 * (1 - iou(coarse))  # at least half the outline's error gone
-
-
-def test_fine_class_map_is_the_class_map_without_logits_or_at_stride_1() -> None:
-    classes, confidence = _maps()
-    assert _segmentation(classes, confidence).fine_classes() is classes

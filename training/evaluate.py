@@ -43,6 +43,7 @@ from edge.decode import UnreadableFrame, decode_full, decode_small, read_frame, 
 from edge.segmentation.base import Segmentation, segment_with
 from edge.segmentation.letterbox import canvas_to_tensor
 from edge.segmentation.model_card import ModelCard
+from edge.segmentation.refine import refined_class_map
 from edge.segmentation.regions import Region, extract_regions
 
 REPO = Path(__file__).resolve().parent.parent
@@ -379,8 +380,8 @@ def run_frames(
         frame = Frame(r["file"], r.get("kind", ""), r.get("colour_chart"), (h, w), dict(truths), s,
                       evaluated=evaluated)
         if mask is not None:
-            # the class map `check --masks` writes: outlines drawn at the canvas's density
-            frame.iou = specimen_iou(mask, s.placement.crop_to_source_orientation(s.fine_classes()))
+            # the class map `check --masks` writes, drawn at the mask's size along the frame's edges
+            frame.iou = specimen_iou(mask, refined_class_map(s, decode_full(raw).full, mask.shape))
         frames.append(frame)
         if draw_dir is not None:
             draw_dir.mkdir(parents=True, exist_ok=True)

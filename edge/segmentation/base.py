@@ -7,7 +7,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-import cv2
 import numpy as np
 
 from edge.segmentation.letterbox import CanvasPlacement, canvas_to_tensor, place_on_canvas
@@ -29,7 +28,7 @@ class Segmentation:
     `classes` is the argmax class map and `confidence` the winning class's probability,
     both at the network's output resolution (canvas size / output stride); `logits`, where the
     backend gave them, the network's output itself (C x H x W float32, the same grid), from which
-    `fine_classes` draws a class map with smooth outlines when one is asked for.
+    `edge.segmentation.refine` draws a class map at the frame's density when one is asked for.
     """
 
     classes: np.ndarray
@@ -37,18 +36,6 @@ class Segmentation:
     placement: CanvasPlacement
     logits: np.ndarray | None = None
     stride: int = 1  # canvas pixels per output-map pixel
-
-    def fine_classes(self) -> np.ndarray:
-        """The class map at the canvas's own density (`stride` times the output map's): the logits
-        upsampled bilinearly, then the argmax. At the output map's density an outline is a
-        staircase of blocks a stride wide; interpolating the scores before choosing puts it between
-        them. The regions are still taken from `classes`: the region rules were set on that map."""
-        if self.logits is None or self.stride == 1:
-            return self.classes
-        h, w = self.classes.shape
-        channels_last = np.ascontiguousarray(self.logits.transpose(1, 2, 0))  # as OpenCV resizes them
-        up = cv2.resize(channels_last, (w * self.stride, h * self.stride), interpolation=cv2.INTER_LINEAR)
-        return np.asarray(up.argmax(axis=2), dtype=np.uint8)
 
 
 class Segmenter(Protocol):

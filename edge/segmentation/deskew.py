@@ -25,7 +25,7 @@ DESKEW_MIN_DEG = 1.5
 _CONTENT_LEVEL = 40
 _CONTENT_MARGIN = 0.02
 # The background score given to map pixels the turned image did not cover (the others get 0), so
-# `Segmentation.fine_classes` calls them background as the class map does.
+# the refined class map (`edge.segmentation.refine`) calls them background as the class map does.
 _OUTSIDE_BACKGROUND = 1e4
 
 

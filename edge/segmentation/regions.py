@@ -85,8 +85,3 @@ def extract_regions(seg: Segmentation, frame_hw: tuple[int, int], min_fraction: 
             regions.append(Region(id=len(regions), class_name=CLASS_NAMES[class_id], bbox=bbox,
                                   area_px=int(round(area * sx * sy)), score=min(1.0, max(0.0, score))))
     return regions
-
-
-def full_resolution_class_map(seg: Segmentation, frame_hw: tuple[int, int]) -> np.ndarray:
-    """The class map at the frame's size, with the smooth outlines of `Segmentation.fine_classes`."""
-    return seg.placement.to_size(seg.fine_classes(), frame_hw[0], frame_hw[1])
