@@ -7,10 +7,12 @@ with a zero point): the form ONNX Runtime's x86 kernels run fastest (u8 x s8 pro
 activation ranges are calibrated on the first `--frames` frames of the synthetic training cache,
 placed and normalised as the service places and normalises a frame; never on photographs.
 
-The result is a separate file for ONNX Runtime. The bundled `segmenter.onnx` stays float: it is
-what the TensorRT backend builds its engine from (TensorRT's explicit quantisation takes only
+The result is a separate file for ONNX Runtime, with its model card beside it (`<out>.yaml`: the
+float model's card with its own file, checksum and a `quantisation` record, its figures left out),
+so a station can run it with `segmenter.model: <out>`. The bundled `segmenter.onnx` stays float:
+it is what the TensorRT backend builds its engine from (TensorRT's explicit quantisation takes only
 symmetric signed Q/DQ pairs, not this form). Measure a quantised model as any other before using
-it (`python -m training.evaluate --model ...`, `python -m bench.segmenter_speed --also ...`);
+it (`python -m training.evaluate --card <out>.yaml`, `python -m bench.segmenter_speed --also ...`);
 training/README.md records what INT8 did to the bundled model.
 """
 
@@ -27,6 +29,7 @@ import yaml
 
 from edge.segmentation.letterbox import canvas_to_tensor, place_on_canvas
 from training.dataset import DEFAULT_CACHE_ROOT, TRAIN_SEED_BASE, CacheSpec, build_cache
+from training.export import sha256_of
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_CARD = REPO / "engines" / "segmenter.yaml"
@@ -85,6 +88,17 @@ def quantize(model: Path, out: Path, images: list[Path], card: dict[str, object]
     return out
 
 
+def write_card(card: dict[str, object], out: Path, record: dict[str, object]) -> Path:
+    """The quantised model's card beside it: the float card's contract (input, output, classes) and
+    history, its own file and checksum, how it was quantised; the float model's figures left out."""
+    quantised = {key: value for key, value in card.items() if key != "evaluation"}
+    quantised.update(version=f"{card['version']}+int8", file=out.name, sha256=sha256_of(out),
+                     size_bytes=out.stat().st_size, quantisation=record)
+    card_path = out.with_suffix(".yaml")
+    card_path.write_text(yaml.safe_dump(quantised, sort_keys=False, width=110))
+    return card_path
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--card", type=Path, default=DEFAULT_CARD)
@@ -102,7 +116,19 @@ def main() -> None:
     images = [folder / f"{seed}.png" for seed in range(TRAIN_SEED_BASE, TRAIN_SEED_BASE + a.frames)]
     model = a.model or a.card.parent / card["file"]
     quantize(model, a.out, images, card, a.method, tuple(a.keep_float))
-    print(f"wrote {a.out} ({a.out.stat().st_size / 1e6:.1f} MB), {a.method} ranges from {len(images)} synthetic frames")
+    record: dict[str, object] = {
+        "format": "ONNX QDQ, for ONNX Runtime (not TensorRT)",
+        "from": {"file": str(card["file"]), "sha256": card.get("sha256")},
+        "weights": "int8, per output channel",
+        "activations": "uint8, per tensor, with zero point",
+        "ranges": f"{a.method} over synthetic training frames {TRAIN_SEED_BASE}-{TRAIN_SEED_BASE + a.frames - 1}",
+        "kept_float": list(a.keep_float),
+        "evaluation": f"not carried over from the float model: python -m training.evaluate --card "
+                      f"{a.out.with_suffix('.yaml')}",
+    }
+    card_path = write_card(card, a.out, record)
+    print(f"wrote {a.out} ({a.out.stat().st_size / 1e6:.1f} MB) and {card_path}, "
+          f"{a.method} ranges from {len(images)} synthetic frames")
 
 
 if __name__ == "__main__":

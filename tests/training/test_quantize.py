@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -11,9 +12,12 @@ import onnxruntime as ort
 import pytest
 import yaml
 
+from edge.config import Settings
 from edge.segmentation.letterbox import canvas_to_tensor, place_on_canvas
+from edge.segmentation.model_card import file_sha256
+from edge.segmentation.registry import create_segmenter
 from tests.frames import draw_sheet
-from training.quantize import quantize
+from training.quantize import quantize, write_card
 
 REPO = Path(__file__).resolve().parents[2]
 CARD_PATH = REPO / "engines" / "segmenter.yaml"
@@ -68,6 +72,22 @@ def test_int8_model_runs_with_the_same_contract_and_agrees_with_the_float_one(
     foreground = float32 > 0  # where the classes are; background alone would agree anyway
     assert foreground.mean() > 0.05
     assert (int8 == float32)[foreground].mean() > 0.95
+
+
+def test_a_station_runs_the_int8_model_from_its_own_card(
+        tmp_path: Path, card: dict, calibration_images: list[Path], station: Callable[..., Settings]) -> None:
+    out = quantize(CARD_PATH.parent / card["file"], tmp_path / "int8.onnx", calibration_images, card)
+    card_path = write_card(card, out, {"ranges": "minmax"})
+    written = yaml.safe_load(card_path.read_text())
+    assert written["file"] == "int8.onnx" and written["sha256"] == file_sha256(out)
+    assert written["version"] == f"{card['version']}+int8" and "evaluation" not in written
+    assert written["input"] == card["input"] and written["classes"] == card["classes"]
+    segmenter = create_segmenter(station(segmenter={"model": str(out), "backend": "onnxruntime"}).segmenter)
+    try:
+        seg = segmenter.segment(draw_sheet(1200, 1800))
+    finally:
+        segmenter.close()
+    assert seg.classes.shape == (192, 128) and (seg.classes == 5).sum() > 20  # the drawn chart
 
 
 def test_quantising_without_calibration_images_is_refused(tmp_path: Path, card: dict) -> None:
