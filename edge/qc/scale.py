@@ -13,6 +13,13 @@ ticks (1/16 or 1/8 inch, hierarchically longer every 2, 4 and 8) often make the 
 Read alone, a 1/16 inch period (1.59 mm) passes for a millimetre. Where two bands' periods stand in
 the ratio of an inch unit to a metric one (1/16 inch to 1 mm, 1/8 inch to 1 cm, ...), the ruler
 has both scales and the metric band is the one read.
+
+The strongest band is not always the ruler's: a line of printed characters at an even pitch, a
+resolution wedge or a patch row can make one clear comb at a spacing that is no ruler unit at all.
+A ruler's bands agree with each other: at the true scale, the ticks, the 2 mm, 5 mm and centimetre
+marks and an inch scale's units are all ruler units. So every reading a band allows (its period as
+1, 5 or 10 mm within the frame's range) is checked against every band, and where another reading is
+borne out by more bands (at least two) than the chosen one, that reading is taken.
 """
 
 from __future__ import annotations
@@ -42,6 +49,10 @@ _INCH_UNITS_MM = tuple(25.4 / d for d in (16, 8, 4, 2, 1))
 # another band's metric period gives, and that band's score is at least this share of the strongest.
 _PAIR_TOLERANCE = 0.025
 _PAIR_MIN_SHARE = 0.1
+# Lengths a ruler's bands repeat at, in mm: ticks, 2 mm ticks, 5 mm and centimetre marks, inch units.
+_RULER_UNITS_MM = (1.0, 2.0, 5.0, 10.0, *_INCH_UNITS_MM)
+# A reading replaces the chosen one only when at least this many bands bear it out.
+_MIN_AGREEING_BANDS = 2
 # The comb must repeat at least this many times along the ruler.
 _MIN_REPEATS = 3
 # Bands across the short side: this many, overlapping by half.
@@ -106,6 +117,14 @@ def ruler_px_per_mm(gray: np.ndarray, long_side_px: int | None = None,
     """Pixels per mm of a ruler crop (grey float, any orientation), or None when it shows no clear
     periodic tick pattern. With the frame's long side in pixels, the tick period is read as 1, 5 or
     10 mm to fit the frame's physical range `long_side_mm`; without it, as millimetre ticks."""
+    reading = ruler_reading(gray, long_side_px, long_side_mm)
+    return reading[0] if reading is not None else None
+
+
+def ruler_reading(gray: np.ndarray, long_side_px: int | None = None,
+                  long_side_mm: tuple[float, float] = (250.0, 750.0)) -> tuple[float, int] | None:
+    """`ruler_px_per_mm` with how many of the crop's bands bear the reading out (repeat at a ruler
+    unit at that scale): the more, the more surely the crop is a ruler read right."""
     along = 1 if gray.shape[1] >= gray.shape[0] else 0  # the ruler's long axis
     length, across = gray.shape[along], gray.shape[1 - along]
     if length < 40 or across < 2:
@@ -146,10 +165,38 @@ def ruler_px_per_mm(gray: np.ndarray, long_side_px: int | None = None,
         combs.append((comb[0], comb[1] * float(profile.std()) * (length / comb[0]) ** 0.5))
     if not combs:
         return None
-    metric = _metric_beside_inches(combs, readings) if long_side_px else None
+    px_per_mm = _px_per_mm_of_combs(combs, readings, with_frame_range=bool(long_side_px))
+    return (px_per_mm, _agreeing_bands(px_per_mm, combs)) if px_per_mm is not None else None
+
+
+def _px_per_mm_of_combs(combs: list[tuple[float, float]], readings: list[tuple[float, float, float]],
+                        with_frame_range: bool) -> float | None:
+    """The scale the bands give: the strongest band's (or the metric band beside an inch scale),
+    unless another reading is borne out by more of the bands."""
+    metric = _metric_beside_inches(combs, readings) if with_frame_range else None
     period = metric if metric is not None else max(combs, key=lambda c: c[1])[0]
     mm = _finest_reading(period, readings)
-    return period / mm if mm is not None else None
+    chosen = period / mm if mm is not None else None
+    if not with_frame_range:
+        return chosen
+    # readings of the bands clear enough to be a scale of their own (as for an inch scale's pairing)
+    clear = _PAIR_MIN_SHARE * max(score for _, score in combs)
+    candidates = {p / unit for p, score in combs if score >= clear
+                  for unit, p_lo, p_hi in readings if p_lo <= p <= p_hi}
+    if not candidates:
+        return chosen
+    # most bands first; among equals, the reading nearest the chosen one (ties keep it)
+    best = max(sorted(candidates), key=lambda s: (_agreeing_bands(s, combs), -abs(s - (chosen or 0.0))))
+    best_count = _agreeing_bands(best, combs)
+    if best_count >= _MIN_AGREEING_BANDS and best_count > (_agreeing_bands(chosen, combs) if chosen else 0):
+        return best
+    return chosen
+
+
+def _agreeing_bands(px_per_mm: float, combs: list[tuple[float, float]]) -> int:
+    """How many bands repeat at a ruler unit at this scale."""
+    return sum(1 for period, _ in combs
+               if any(abs(period / (px_per_mm * unit) - 1) <= _PAIR_TOLERANCE for unit in _RULER_UNITS_MM))
 
 
 def _metric_beside_inches(combs: list[tuple[float, float]],
@@ -205,15 +252,18 @@ def frame_px_per_mm(frame: FrameContext) -> float | None:
     value: float | None = None
     long_side = max(frame.width, frame.height)
     frame_mm = frame.profile.scale.frame_long_side_mm
+    # the two largest scale-bar regions; where both give a reading, the one more of its bands bear
+    # out (a false region on a patterned surround or a line of text gives a comb, rarely agreeing ones)
+    best_agreeing = 0
     for region in sorted(frame.regions_of("scale_bar"), key=lambda r: r.area_px, reverse=True)[:2]:
         x0, y0, x1, y1 = region.bbox
         crop = frame.image[y0:y1, x0:x1]
         if crop.size == 0:
             continue
         gray = crop[..., 1] if crop.ndim == 3 else crop  # green: close to luminance, no conversion pass
-        value = ruler_px_per_mm(gray, long_side, (frame_mm[0], frame_mm[1]))
-        if value is not None:
-            break
+        reading = ruler_reading(gray, long_side, (frame_mm[0], frame_mm[1]))
+        if reading is not None and reading[1] > best_agreeing:
+            value, best_agreeing = reading
     pitch_mm = frame.profile.colour_chart.patch_pitch_mm
     if value is None and pitch_mm:
         pitches = [grid.pitch_px for _, grid in chart_grids(frame) if grid.pitch_px > 0]

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
-from edge.qc.scale import ruler_px_per_mm
+from edge.qc.base import FrameContext
+from edge.qc.scale import frame_px_per_mm, ruler_px_per_mm
+from edge.qc.settings import ProfileSettings
+from tests.qc.images import region
 
 SHEET_MM = (250.0, 750.0)
 
@@ -119,3 +123,62 @@ def test_a_metric_ruler_with_a_five_millimetre_band_stays_metric() -> None:
     # millimetres and their 5 mm marks are multiples of one comb, never an inch scale
     found = ruler_px_per_mm(mm_ruler(13.8, 150, height=120), int(420 * 13.8), SHEET_MM)
     assert found == pytest.approx(13.8, rel=0.03)
+
+
+def ruler_beside_even_print(px_per_mm: float, pitch_mm: float, length_mm: float = 120, height: int = 120,
+                            seed: int = 0) -> np.ndarray:
+    """A mm ruler (ticks, longer 5 mm and cm marks along the top) with a line of bold characters at an
+    even pitch of `pitch_mm` along the bottom, no ruler unit: a maker's legend, a resolution wedge."""
+    rng = np.random.default_rng(seed)
+    width = int(length_mm * px_per_mm) + 20
+    ruler = np.full((height, width), 235, np.float32)
+    tick = max(1, int(round(px_per_mm * 0.12)))
+    for i in range(int(length_mm) + 1):
+        x = int(round(10 + i * px_per_mm))
+        reach = height * (0.45 if i % 10 == 0 else 0.3 if i % 5 == 0 else 0.18)
+        ruler[: int(reach), x:x + tick] = 60
+    pitch = pitch_mm * px_per_mm
+    for i in range(int((width - 20) / pitch)):
+        x = int(round(10 + i * pitch))
+        ruler[int(height * 0.82):int(height * 0.95), x:x + max(2, int(round(pitch * 0.45)))] = 5
+    return ruler + rng.normal(0, 4, ruler.shape).astype(np.float32)
+
+
+@pytest.mark.parametrize(("px_per_mm", "pitch_mm"), [(13.8, 0.62), (4.3, 1.42), (8.0, 1.3), (20.0, 0.55)])
+def test_an_even_line_of_print_beside_the_ruler_is_not_read_as_its_millimetres(px_per_mm: float,
+                                                                               pitch_mm: float) -> None:
+    # the print is the clearest single band; the ruler's ticks, 5 mm and cm marks agree with each other
+    found = ruler_px_per_mm(ruler_beside_even_print(px_per_mm, pitch_mm), int(450 * px_per_mm), SHEET_MM)
+    assert found == pytest.approx(px_per_mm, rel=0.03)
+
+
+def test_bold_two_millimetre_ticks_are_read_by_the_marks_that_agree_with_them() -> None:
+    # at 4.1 px/mm the bold 2 mm ticks (8.2 px) are the clearest comb, but no reading of a 450 mm
+    # sheet makes them 1, 5 or 10 mm; the centimetre marks do, and the 2 mm ticks agree with them
+    px_per_mm, height = 4.1, 100
+    width = int(150 * px_per_mm) + 20
+    ruler = np.full((height, width), 235, np.float32)
+    for mm in range(0, 151, 2):
+        x = int(round(10 + mm * px_per_mm))
+        ruler[: int(height * (0.6 if mm % 10 == 0 else 0.3)), x:x + 3] = 10
+    ruler += np.random.default_rng(2).normal(0, 4, ruler.shape).astype(np.float32)
+    found = ruler_px_per_mm(ruler, int(450 * px_per_mm), SHEET_MM)
+    assert found == pytest.approx(px_per_mm, rel=0.03)
+
+
+def test_of_two_scale_bar_regions_the_one_whose_bands_agree_gives_the_scale(herbarium: ProfileSettings) -> None:
+    # the larger region is a false one: sheet paper with a line of evenly printed characters (a comb
+    # of its own, 1.3 mm apart); the smaller one is the ruler, read first before
+    px_per_mm = 10.0
+    frame = np.full((4500, 3000, 3), 225, np.uint8)  # a 450 mm sheet at 10 px/mm
+    for i in range(150):
+        x = 200 + int(round(i * 1.3 * px_per_mm))
+        frame[420:450, x:x + 6] = 20
+    ruler = np.clip(mm_ruler(px_per_mm, 150, height=90), 0, 255).astype(np.uint8)
+    frame[3000:3090, 600:600 + ruler.shape[1]] = ruler[..., None]
+    printed, scale = (150, 300, 2300, 560), (590, 2990, 610 + ruler.shape[1], 3100)
+    regions = [region(0, "scale_bar", printed), region(1, "scale_bar", scale)]
+    assert regions[0].area_px > regions[1].area_px
+    line = cv2.cvtColor(frame[300:560, 150:2300], cv2.COLOR_BGR2GRAY)
+    assert ruler_px_per_mm(line, 4500, SHEET_MM) is not None  # the print alone gives a reading
+    assert frame_px_per_mm(FrameContext(frame, regions, herbarium)) == pytest.approx(px_per_mm, rel=0.03)
