@@ -40,6 +40,7 @@ import yaml
 from edge.classes import CLASS_IDS, CLASS_NAMES
 from edge.config import load_settings
 from edge.decode import UnreadableFrame, decode_full, decode_small, read_frame, shrink
+from edge.qc.scale import scale_bar_reading
 from edge.segmentation.base import Segmentation, segment_with
 from edge.segmentation.letterbox import canvas_to_tensor
 from edge.segmentation.model_card import ModelCard
@@ -145,7 +146,11 @@ class OnnxSegmenter:
         so.intra_op_num_threads = threads
         so.inter_op_num_threads = 1
         self.session = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
-        self.rules = load_settings().segmenter
+        settings = load_settings()
+        self.rules = settings.segmenter
+        # the physical range a frame's long side is read in (the default profile's, as `check` reads it)
+        low, high = settings.active_profile.scale.frame_long_side_mm
+        self.frame_long_side_mm = (float(low), float(high))
         self.model_card = ModelCard(
             path=Path(path), name=str(card["name"]), sha256=card.get("sha256"), input_name=self.input_name,
             input_hw=self.hw, mean=self.mean, std=self.std, output_name=self.output_name,  # type: ignore[arg-type]
@@ -163,24 +168,27 @@ class OnnxSegmenter:
         return segment_with(lambda x: self.session.run([self.output_name], {self.input_name: x})[0],
                             image_bgr, self.model_card)
 
-    def regions(
-        self, image_bgr: np.ndarray, frame_hw: tuple[int, int] | None = None
-    ) -> tuple[dict[str, list[list[float]]], np.ndarray]:
-        """Boxes per class in source pixels, exactly as the service reports them (its region rules
-        from the default configuration), and the class map in source orientation at output scale."""
-        seg = self.segment(image_bgr)
-        frame_hw = frame_hw or (int(image_bgr.shape[0]), int(image_bgr.shape[1]))
-        found = find_regions(seg, frame_hw, region_rules(self))
-        return boxes_by_class(found), seg.placement.crop_to_source_orientation(seg.classes)
-
 
 Rules = dict[str, Any]
 
 
 def find_regions(seg: Segmentation, frame_hw: tuple[int, int], rules: Rules) -> list[Region]:
-    """The service's region extraction under the given rules (keys as `region_rules` returns)."""
+    """The service's region extraction from the class map under the given rules (keys as
+    `region_rules` returns), before the scale-bar regions are checked for a ruler in the frame."""
     return extract_regions(seg, frame_hw, rules["min_region_fraction"], rules["min_region_score"],
                            rules["region_join_gap"], rules["min_region_score_by_class"])
+
+
+def frame_regions(frame: Frame, rules: Rules) -> list[Region]:
+    """The regions the service reports for a frame: `find_regions`, less the scale-bar regions
+    whose crop of the full-resolution frame showed fewer ruler bands than the rules ask
+    (read in `run_frames` for the regions of the configured rules; a region only another rule set
+    makes was not read and is kept)."""
+    found = find_regions(frame.seg, frame.hw, rules)
+    min_bands = int(rules.get("scale_bar_min_ruler_bands", 0))
+    if min_bands <= 0:
+        return found
+    return [r for r in found if r.class_name != "scale_bar" or frame.ruler_bands.get(r.bbox, min_bands) >= min_bands]
 
 
 def boxes_by_class(found: Iterable[Region]) -> dict[str, list[list[float]]]:
@@ -338,6 +346,8 @@ class Frame:
     truths: dict[str, list[list[float]]]
     seg: Segmentation
     iou: tuple[int, int] | None = None  # specimen intersection and union where a mask exists
+    # agreeing ruler bands in each scale-bar region (by box) of the configured rules, read at full size
+    ruler_bands: dict[tuple[int, int, int, int], int] = field(default_factory=dict)
     evaluated: bool = True  # a kind the figures cover (REAL_KINDS); else kept for its mask only
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -379,14 +389,22 @@ def run_frames(
         classes = s.placement.crop_to_source_orientation(s.classes)
         frame = Frame(r["file"], r.get("kind", ""), r.get("colour_chart"), (h, w), dict(truths), s,
                       evaluated=evaluated)
-        if mask is not None:
+        rules = region_rules(seg)
+        scale_bars = [x for x in find_regions(s, (h, w), rules) if x.class_name == "scale_bar"]
+        full = decode_full(raw).full if mask is not None or scale_bars else None
+        if mask is not None and full is not None:
             # the class map `check --masks` writes, drawn at the mask's size along the frame's edges
-            frame.iou = specimen_iou(mask, refined_class_map(s, decode_full(raw).full, mask.shape))
+            frame.iou = specimen_iou(mask, refined_class_map(s, full, mask.shape))
+        if scale_bars and full is not None:
+            # as the service checks them: each scale-bar crop of the full frame read as a ruler
+            for region in scale_bars:
+                reading = scale_bar_reading(full, region, seg.frame_long_side_mm)
+                frame.ruler_bands[region.bbox] = reading[1] if reading is not None else 0
         frames.append(frame)
         if draw_dir is not None:
             draw_dir.mkdir(parents=True, exist_ok=True)
             stem = Path(r["file"]).stem
-            preds = boxes_by_class(find_regions(s, (h, w), region_rules(seg)))
+            preds = boxes_by_class(frame_regions(frame, rules))
             image = cv2.resize(image, (w, h), interpolation=cv2.INTER_LINEAR)
             draw(image, preds, truths, draw_dir / f"{stem}.boxes.png")
             cm = cv2.resize(colour_map(classes), (w, h), interpolation=cv2.INTER_NEAREST)
@@ -402,7 +420,7 @@ def summarise(frames: Sequence[Frame], rules: Rules) -> dict[str, Any]:
     chart_full = chart_found = chart_none = chart_false = 0
     evaluated = [f for f in frames if f.evaluated]
     for f in evaluated:
-        preds = boxes_by_class(find_regions(f.seg, f.hw, rules))
+        preds = boxes_by_class(frame_regions(f, rules))
         for name in REPORT_CLASSES:
             counts[name].add(preds.get(name, []), f.truths.get(name, []))
         has_chart = bool(preds.get("colour_chart"))
@@ -506,7 +524,7 @@ def recheck_rules(frames: Sequence[Frame], rules: Rules) -> dict[str, Any]:
     for f in frames:
         if not f.evaluated:
             continue
-        charts = [r for r in find_regions(f.seg, f.hw, no_floor) if r.class_name == "colour_chart"]
+        charts = [r for r in frame_regions(f, no_floor) if r.class_name == "colour_chart"]
         truths = f.truths.get("colour_chart", [])
         real = [r for r in charts if any(boxes_match(r.bbox, t) for t in truths)]
         false_scores += [r.score for r in charts if r not in real]
@@ -530,6 +548,14 @@ def recheck_rules(frames: Sequence[Frame], rules: Rules) -> dict[str, Any]:
         sweeps.setdefault("specimen join gap", []).append((gap, summarise(frames, r)))
     for v in (0.0005, 0.001, 0.002):
         sweeps.setdefault("min_region_fraction", []).append((v, summarise(frames, rules | {"min_region_fraction": v})))
+    # the most ruler bands a scale-bar region may be asked for while every true one is kept
+    true_bands = [f.ruler_bands.get(r.bbox, 0) for f in frames if f.evaluated
+                  for r in find_regions(f.seg, f.hw, rules) if r.class_name == "scale_bar"
+                  and any(boxes_match(r.bbox, t) for t in f.truths.get("scale_bar", []))]
+    out["fewest_ruler_bands_of_a_true_scale_bar"] = min(true_bands) if true_bands else None
+    for v in (0, 2, 3, 4, 5, 6):
+        r = rules | {"scale_bar_min_ruler_bands": v}
+        sweeps.setdefault("scale_bar_min_ruler_bands", []).append((v, summarise(frames, r)))
     out["configured_chart_floor"] = chart_floor
     out["sweeps"] = {
         k: [{"value": v, **_brief(s)} for v, s in rows] for k, rows in sweeps.items()
@@ -552,6 +578,7 @@ def print_recheck(rc: dict[str, Any]) -> None:
     print(f"  chart regions without the chart floor: surest false {rc['surest_false_chart']} "
           f"({rc['false_chart_regions']} false regions), least sure only-chart {rc['least_sure_only_chart']}; "
           f"configured floor {rc['configured_chart_floor']}")
+    print(f"  fewest ruler bands in a true scale-bar region: {rc['fewest_ruler_bands_of_a_true_scale_bar']}")
     keys = ("colour_chart", "barcode", "scale_bar", "label", "stamp", "specimen")
     print(f"  {'rule':<20}{'value':>8}{'chartR':>8}" + "".join(f"{k[:9] + ' R/P':>15}" for k in keys))
     for rule, rows in rc["sweeps"].items():
@@ -572,6 +599,7 @@ def region_rules(seg: OnnxSegmenter) -> dict[str, Any]:
         "min_region_score": rules.min_region_score,
         "min_region_score_by_class": dict(rules.min_region_score_by_class),
         "region_join_gap": dict(rules.region_join_gap),
+        "scale_bar_min_ruler_bands": rules.scale_bar_min_ruler_bands,
     }
 
 

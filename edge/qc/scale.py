@@ -25,11 +25,18 @@ borne out by more bands (at least two) than the chosen one, that reading is take
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 
 from edge.qc.base import FrameContext
 from edge.qc.chart_analysis import chart_grids
+from edge.segmentation.regions import Region
+
+# FrameContext.cache: each scale-bar region's ruler reading (region id -> (px/mm, agreeing bands) or
+# None), made once where the regions are checked for ticks and reused for the frame's scale
+RULER_READINGS_KEY = "ruler_readings"
 
 # Millimetre ticks closer than this many pixels are not resolved.
 _MIN_PERIOD_PX = 3.0
@@ -243,6 +250,41 @@ def _finest_reading(period: float, readings: list[tuple[float, float, float]]) -
     return next((mm for mm, p_lo, p_hi in readings if p_lo <= period <= p_hi), None)
 
 
+Reading = tuple[float, int] | None
+
+
+def scale_bar_reading(image: np.ndarray, region: Region, long_side_mm: tuple[float, float]) -> Reading:
+    """`ruler_reading` of a region's crop of the frame (`image` at its full size)."""
+    x0, y0, x1, y1 = region.bbox
+    crop = image[y0:y1, x0:x1]
+    if crop.size == 0:
+        return None
+    gray = crop[..., 1] if crop.ndim == 3 else crop  # green: close to luminance, no conversion pass
+    return ruler_reading(gray, max(image.shape[:2]), long_side_mm)
+
+
+def keep_ruler_regions(regions: Sequence[Region], image: np.ndarray, long_side_mm: tuple[float, float],
+                       min_bands: int) -> tuple[list[Region], dict[int, Reading]]:
+    """The regions, less the scale-bar regions whose crop of the frame shows no ruler: fewer than
+    `min_bands` bands repeating at ruler units at one scale (a logo, a line of handwriting, a
+    textured surround). Ids are renumbered in order; the readings made are returned by new id.
+    `min_bands` 0 keeps every region (and reads none)."""
+    if min_bands <= 0:
+        return list(regions), {}
+    kept: list[Region] = []
+    readings: dict[int, Reading] = {}
+    for region in regions:
+        reading = None
+        if region.class_name == "scale_bar":
+            reading = scale_bar_reading(image, region, long_side_mm)
+            if reading is None or reading[1] < min_bands:
+                continue
+        kept.append(replace(region, id=len(kept)))
+        if region.class_name == "scale_bar":
+            readings[kept[-1].id] = reading
+    return kept, readings
+
+
 def frame_px_per_mm(frame: FrameContext) -> float | None:
     """The frame's scale: the scale bar first, else the chart pitch when the profile gives it (the
     chart grids are only asked for then)."""
@@ -250,18 +292,16 @@ def frame_px_per_mm(frame: FrameContext) -> float | None:
     if cached is not False:
         return cached
     value: float | None = None
-    long_side = max(frame.width, frame.height)
     frame_mm = frame.profile.scale.frame_long_side_mm
     # the two largest scale-bar regions; where both give a reading, the one more of its bands bear
     # out (a false region on a patterned surround or a line of text gives a comb, rarely agreeing ones)
     best_agreeing = 0
+    made: dict[int, Reading] = frame.cache.get(RULER_READINGS_KEY, {})
     for region in sorted(frame.regions_of("scale_bar"), key=lambda r: r.area_px, reverse=True)[:2]:
-        x0, y0, x1, y1 = region.bbox
-        crop = frame.image[y0:y1, x0:x1]
-        if crop.size == 0:
-            continue
-        gray = crop[..., 1] if crop.ndim == 3 else crop  # green: close to luminance, no conversion pass
-        reading = ruler_reading(gray, long_side, (frame_mm[0], frame_mm[1]))
+        if region.id in made:
+            reading = made[region.id]
+        else:
+            reading = scale_bar_reading(frame.image, region, (frame_mm[0], frame_mm[1]))
         if reading is not None and reading[1] > best_agreeing:
             value, best_agreeing = reading
     pitch_mm = frame.profile.colour_chart.patch_pitch_mm

@@ -25,6 +25,9 @@ class SegmenterSettings(Strict):
     min_region_score_by_class: dict[str, float] = Field(default_factory=dict)
     # per class: parts closer than this many output-map pixels (4 canvas pixels each) are one object
     region_join_gap: dict[str, int] = Field(default_factory=dict)
+    # a scale-bar region is kept only where the frame shows a ruler in it: at least this many bands
+    # across it repeating at ruler units at one scale (0: every region kept, nothing read)
+    scale_bar_min_ruler_bands: int = Field(default=0, ge=0, le=64)
 
     @field_validator("region_join_gap", "min_region_score_by_class")
     @classmethod

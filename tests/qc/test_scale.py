@@ -6,8 +6,9 @@ import cv2
 import numpy as np
 import pytest
 
+from edge.config import load_settings
 from edge.qc.base import FrameContext
-from edge.qc.scale import frame_px_per_mm, ruler_px_per_mm
+from edge.qc.scale import RULER_READINGS_KEY, frame_px_per_mm, keep_ruler_regions, ruler_px_per_mm
 from edge.qc.settings import ProfileSettings
 from tests.qc.images import region
 
@@ -182,3 +183,31 @@ def test_of_two_scale_bar_regions_the_one_whose_bands_agree_gives_the_scale(herb
     line = cv2.cvtColor(frame[300:560, 150:2300], cv2.COLOR_BGR2GRAY)
     assert ruler_px_per_mm(line, 4500, SHEET_MM) is not None  # the print alone gives a reading
     assert frame_px_per_mm(FrameContext(frame, regions, herbarium)) == pytest.approx(px_per_mm, rel=0.03)
+
+
+def test_scale_bar_regions_without_a_ruler_in_the_frame_are_dropped() -> None:
+    px_per_mm = 10.0
+    frame = np.full((4500, 3000, 3), 225, np.uint8)
+    ruler = np.clip(mm_ruler(px_per_mm, 150, height=90), 0, 255).astype(np.uint8)
+    frame[3000:3090, 600:600 + ruler.shape[1]] = ruler[..., None]
+    rng = np.random.default_rng(5)
+    for x in np.cumsum(rng.integers(4, 40, 120)) + 200:  # a line of handwriting: strokes, no comb
+        frame[420 + int(rng.integers(0, 10)):450 + int(rng.integers(0, 10)), x:x + int(rng.integers(2, 7))] = 20
+    regions = [
+        region(0, "specimen", (100, 600, 2900, 2800)),
+        region(1, "scale_bar", (150, 300, 2300, 560)),  # the handwriting
+        region(2, "label", (1800, 3200, 2900, 4400)),
+        region(3, "scale_bar", (590, 2990, 610 + ruler.shape[1], 3100)),  # the ruler
+        region(4, "scale_bar", (2000, 1000, 2600, 1200)),  # bare paper
+    ]
+    kept, readings = keep_ruler_regions(regions, frame, SHEET_MM, 4)
+    assert [(r.id, r.class_name, r.bbox) for r in kept] == [
+        (0, "specimen", regions[0].bbox), (1, "label", regions[2].bbox), (2, "scale_bar", regions[3].bbox)]
+    assert set(readings) == {2} and readings[2] is not None
+    assert readings[2][0] == pytest.approx(px_per_mm, rel=0.03) and readings[2][1] >= 4
+    # the frame's scale reuses the reading made here
+    ctx = FrameContext(frame, kept, load_settings(None).profiles["herbarium_sheet"],
+                       cache={RULER_READINGS_KEY: {2: (7.0, 9)}})
+    assert frame_px_per_mm(ctx) == 7.0
+    # 0 asks for nothing: every region kept as it was, nothing read
+    assert keep_ruler_regions(regions, frame, SHEET_MM, 0) == (regions, {})
