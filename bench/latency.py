@@ -144,6 +144,9 @@ def main() -> int:
     parser.add_argument("--real-limit", type=int, default=30, help="at most this many frames from each folder")
     parser.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md alone")
     args = parser.parse_args()
+    for source in args.frames_from:
+        if not source.is_dir():
+            parser.error(f"--frames-from {source}: no such folder")
 
     with tempfile.TemporaryDirectory(prefix="se-latency-") as tmp_name:
         tmp = Path(tmp_name)
