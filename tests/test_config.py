@@ -135,6 +135,14 @@ def test_region_join_gap_names_a_known_class(tmp_path: Path) -> None:
         .region_join_gap == {"specimen": 3, "label": 2}  # merged over the defaults, class by class
 
 
+def test_scale_bar_ruler_bands_default_and_bounds(tmp_path: Path) -> None:
+    assert load_settings(None).segmenter.scale_bar_min_ruler_bands == 4
+    assert load_settings(write(tmp_path, "segmenter:\n  scale_bar_min_ruler_bands: 0\n")).segmenter \
+        .scale_bar_min_ruler_bands == 0
+    with pytest.raises(ConfigError, match="segmenter.scale_bar_min_ruler_bands"):
+        load_settings(write(tmp_path, "segmenter:\n  scale_bar_min_ruler_bands: -1\n"))
+
+
 def test_per_class_score_floors_name_known_classes_and_lie_between_0_and_1(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="segmenter.min_region_score_by_class"):
         load_settings(write(tmp_path, "segmenter:\n  min_region_score_by_class:\n    chart: 0.7\n"))

@@ -10,6 +10,7 @@ import numpy as np
 from edge.config import Settings
 from edge.pipeline import FramePipeline
 from tests.frames import draw_sheet, write_jpeg
+from tests.toy_model import SCALE_BAR_BGR
 
 
 def judge(settings: Settings, path: Path, **kw: Any) -> Any:
@@ -99,3 +100,28 @@ def test_sixteen_bit_tiff_is_judged(tmp_path: Path, station: Callable[..., Setti
     cv2.imwrite(str(p), img)
     v = judge(station(), p).verdict
     assert v["verdict"] == "accept", v["reasons"]
+
+
+def test_scale_bar_regions_without_ruler_ticks_are_dropped(tmp_path: Path, station: Callable[..., Settings]) -> None:
+    img = draw_sheet(1200, 1800)
+    # two strips the toy network calls scale bar: one carries ticks every mm at 6 px/mm (longer at 5
+    # mm and 1 cm, along its upper half: a ruler), the other is bare
+    img[1600:1660, 100:1000] = SCALE_BAR_BGR
+    for mm in range(0, 148):
+        x = 110 + mm * 6
+        img[1600:1600 + (30 if mm % 10 == 0 else 20 if mm % 5 == 0 else 12), x:x + 2] = (20, 20, 20)
+    img[100:160, 650:1150] = SCALE_BAR_BGR
+    path = tmp_path / "rulers.png"
+    cv2.imwrite(str(path), img)
+
+    def scale_bars(verdict: dict[str, Any]) -> list[list[int]]:
+        return [r["bbox"] for r in verdict["regions"] if r["class"] == "scale_bar"]
+
+    every = judge(station(segmenter={"scale_bar_min_ruler_bands": 0}), path).verdict
+    assert len(scale_bars(every)) == 2
+    checked = judge(station(), path).verdict  # the default asks for 4 agreeing bands
+    (kept,) = scale_bars(checked)
+    assert kept[1] >= 1500  # the ruler, not the bare strip
+    assert [r["id"] for r in checked["regions"]] == list(range(len(checked["regions"])))
+    blur = next(c for c in checked["checks"] if c["check"] == "blur")
+    assert abs(blur["details"]["px_per_mm"] - 6.0) < 0.2

@@ -1,5 +1,6 @@
 """A small real ONNX network with known behaviour, for tests that must not depend on the
-trained segmenter: it labels pure-ish green pixels specimen, blue label, red colour chart."""
+trained segmenter: it labels pure-ish green pixels specimen, blue label, red colour chart, cyan
+scale bar."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ SPECIMEN_BGR = (0, 200, 0)
 LABEL_BGR = (255, 0, 0)
 LABEL_DARK_BGR = (120, 0, 0)
 CHART_BGR = (0, 0, 255)
+SCALE_BAR_BGR = (255, 255, 0)  # cyan: neither green nor blue enough for specimen or label
 
 
 def build_toy_model(folder: Path, name: str = "toy-segmenter") -> Path:
@@ -27,6 +29,8 @@ def build_toy_model(folder: Path, name: str = "toy-segmenter") -> Path:
     for class_id, rgb in ((1, (-1, 1, -1)), (2, (-1, -1, 1)), (5, (1, -1, -1))):
         weights[class_id, :, 0, 0] = 12.0 * np.asarray(rgb, np.float32)
         bias[class_id] = -1.0
+    weights[6, :, 0, 0] = 12.0 * np.asarray((-1.0, 0.5, 0.5), np.float32)  # scale bar: green and blue at once
+    bias[6] = -6.0
     h, w = CANVAS_HW
     graph = helper.make_graph(
         [helper.make_node("Conv", ["image", "w", "b"], ["logits"], kernel_shape=[1, 1])],

@@ -9,7 +9,7 @@ The class map is then the argmax, with a margin for the specimen class: a pixel 
 nearly as likely specimen as anything else is plant that the coarse scores spread thin (stem,
 pale petal, leaf margin).
 
-The constants were set on dev's calibration part (training/README.md, "Specimen masks"): with
+The constants were set on dev's calibration part (training/README.md, "Evaluation"): with
 model 1.2.0 every radius of 1 to 3 cells, eps 1e-4 to 1e-3 and margin 0.3 lie within 0.01 of each
 other there, so the values in the middle of that plateau were taken.
 """
