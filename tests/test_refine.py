@@ -16,11 +16,16 @@ PAPER = (225, 225, 225)
 PLANT = (40, 90, 60)
 
 
-def _plant_on_canvas() -> np.ndarray:
+def _leaf_and_stem() -> tuple[np.ndarray, np.ndarray]:
     """A round leaf and a stem 6 px wide (1.5 output cells) on the canvas."""
     yy, xx = np.mgrid[0:CANVAS_HW[0], 0:CANVAS_HW[1]]
     leaf = (yy - 380.3) ** 2 + (xx - 250.7) ** 2 < 141.0 ** 2
     stem = (np.abs(xx - 100.5) < 3) & (yy > 100) & (yy < 700)
+    return leaf, stem
+
+
+def _plant_on_canvas() -> np.ndarray:
+    leaf, stem = _leaf_and_stem()
     return np.asarray(leaf | stem)
 
 
@@ -44,7 +49,8 @@ def _segmentation(logits: np.ndarray | None, source: np.ndarray) -> Segmentation
 
 
 def test_outlines_follow_the_frames_edges_where_the_scores_are_off() -> None:
-    plant = _plant_on_canvas()
+    leaf, stem = _leaf_and_stem()
+    plant = leaf | stem
     image = np.full((*CANVAS_HW, 3), PAPER, np.uint8)
     image[plant] = PLANT
     logits = _network_scores(plant, shift_px=3)
@@ -60,7 +66,6 @@ def test_outlines_follow_the_frames_edges_where_the_scores_are_off() -> None:
 
     assert wrong(refined) < 0.6 * wrong(smooth)
     assert (refined & ~plant).sum() < 0.6 * (smooth & ~plant).sum()  # paper called plant
-    stem = plant & (np.abs(np.mgrid[0:768, 0:512][1] - 100.5) < 3)
     assert (smooth & stem).sum() < 0.05 * stem.sum()  # the stem the coarse scores lose ...
     assert (refined & stem).sum() > 0.25 * stem.sum()  # ... is partly found along its edges
 

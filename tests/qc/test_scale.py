@@ -15,16 +15,23 @@ from tests.qc.images import region
 SHEET_MM = (250.0, 750.0)
 
 
+def draw_mm_ticks(ruler: np.ndarray, px_per_mm: float, length_mm: float, reach: tuple[float, float, float],
+                  tick_share: float, level: float) -> None:
+    """Ticks every mm from the top edge, 10 px in: `reach` gives their length as a share of the
+    ruler's height at each cm, each 5 mm and the other mm; `tick_share` their width per mm."""
+    tick = max(1, int(round(px_per_mm * tick_share)))
+    for i in range(int(length_mm) + 1):
+        x = int(round(10 + i * px_per_mm))
+        share = reach[0] if i % 10 == 0 else reach[1] if i % 5 == 0 else reach[2]
+        ruler[: int(ruler.shape[0] * share), x:x + tick] = level
+
+
 def mm_ruler(px_per_mm: float, length_mm: float = 150, height: int = 80, seed: int = 0) -> np.ndarray:
     """Dark mm ticks on white, longer at 5 mm and longest at each cm, some noise, a text band below."""
     rng = np.random.default_rng(seed)
     width = int(length_mm * px_per_mm) + 20
     ruler = np.full((height, width), 235, np.float32)
-    tick = max(1, int(round(px_per_mm * 0.15)))
-    for i in range(int(length_mm) + 1):
-        x = int(round(10 + i * px_per_mm))
-        reach = height * (0.5 if i % 10 == 0 else 0.35 if i % 5 == 0 else 0.25)
-        ruler[: int(reach), x:x + tick] = 30
+    draw_mm_ticks(ruler, px_per_mm, length_mm, (0.5, 0.35, 0.25), 0.15, 30)
     strokes = np.cumsum(rng.integers(2, 12, width))  # printed text: strokes at irregular spacing
     ruler[int(height * 0.7):int(height * 0.8), strokes[strokes < width]] = 60
     return ruler + rng.normal(0, 4, ruler.shape).astype(np.float32)
@@ -133,11 +140,7 @@ def ruler_beside_even_print(px_per_mm: float, pitch_mm: float, length_mm: float 
     rng = np.random.default_rng(seed)
     width = int(length_mm * px_per_mm) + 20
     ruler = np.full((height, width), 235, np.float32)
-    tick = max(1, int(round(px_per_mm * 0.12)))
-    for i in range(int(length_mm) + 1):
-        x = int(round(10 + i * px_per_mm))
-        reach = height * (0.45 if i % 10 == 0 else 0.3 if i % 5 == 0 else 0.18)
-        ruler[: int(reach), x:x + tick] = 60
+    draw_mm_ticks(ruler, px_per_mm, length_mm, (0.45, 0.3, 0.18), 0.12, 60)
     pitch = pitch_mm * px_per_mm
     for i in range(int((width - 20) / pitch)):
         x = int(round(10 + i * pitch))
