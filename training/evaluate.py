@@ -367,6 +367,7 @@ def run_frames(
     """Runs the model once on every labelled frame of the evaluated kinds, and on frames of other
     kinds that have a specimen mask (for their IoU only)."""
     frames = []
+    rules = region_rules(seg)
     for r in load_labels(folder, None):
         mask = load_mask(mask_path(mask_root, folder, r["file"])) if mask_root is not None else None
         evaluated = r.get("kind") in REAL_KINDS
@@ -389,17 +390,16 @@ def run_frames(
         classes = s.placement.crop_to_source_orientation(s.classes)
         frame = Frame(r["file"], r.get("kind", ""), r.get("colour_chart"), (h, w), dict(truths), s,
                       evaluated=evaluated)
-        rules = region_rules(seg)
         scale_bars = [x for x in find_regions(s, (h, w), rules) if x.class_name == "scale_bar"]
-        full = decode_full(raw).full if mask is not None or scale_bars else None
-        if mask is not None and full is not None:
+        # the full frame, decoded once for what needs it
+        full = decode_full(raw).full if mask is not None or scale_bars else np.zeros((0, 0, 3), np.uint8)
+        if mask is not None:
             # the class map `check --masks` writes, drawn at the mask's size along the frame's edges
             frame.iou = specimen_iou(mask, refined_class_map(s, full, mask.shape))
-        if scale_bars and full is not None:
+        for region in scale_bars:
             # as the service checks them: each scale-bar crop of the full frame read as a ruler
-            for region in scale_bars:
-                reading = scale_bar_reading(full, region, seg.frame_long_side_mm)
-                frame.ruler_bands[region.bbox] = reading[1] if reading is not None else 0
+            reading = scale_bar_reading(full, region, seg.frame_long_side_mm)
+            frame.ruler_bands[region.bbox] = reading[1] if reading is not None else 0
         frames.append(frame)
         if draw_dir is not None:
             draw_dir.mkdir(parents=True, exist_ok=True)
