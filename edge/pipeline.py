@@ -17,8 +17,9 @@ from edge.config import Settings
 from edge.decode import FrameDecoder, UnreadableFrame, decode_small, shrink
 from edge.qc.base import CheckResult, FrameContext
 from edge.qc.framing import SKEW_CACHE_KEY, skew_degrees
+from edge.qc.region_settling import settle_regions
 from edge.qc.registry import checks_for, start_rank
-from edge.qc.scale import RULER_READINGS_KEY, keep_ruler_regions
+from edge.qc.scale import RULER_READINGS_KEY
 from edge.qc.station_history import StationHistory
 from edge.segmentation.base import Segmenter
 from edge.segmentation.deskew import DESKEW_MIN_DEG, segment_square
@@ -91,10 +92,9 @@ class FramePipeline:
             return Judgement(self._error(shown, str(exc), start, sha256=raw.sha256, size=raw.size_bytes))
         t3 = time.perf_counter()
         profile = self.settings.active_profile
-        frame_mm = profile.scale.frame_long_side_mm
-        # scale-bar regions without a ruler in them are dropped before any check sees them
-        regions, ruler_readings = keep_ruler_regions(regions, decoded.full, (frame_mm[0], frame_mm[1]),
-                                                     rules.scale_bar_min_ruler_bands)
+        # scale-bar regions without a ruler in them are dropped, chart regions settled, before any
+        # check sees them
+        regions, ruler_readings = settle_regions(regions, decoded.full, rules, profile)
         context = FrameContext(image=decoded.full, regions=regions, profile=profile,
                                history=self.history, camera=raw.header.camera, icc_profile=raw.header.icc_profile,
                                cache={SKEW_CACHE_KEY: skew, RULER_READINGS_KEY: ruler_readings})

@@ -143,6 +143,17 @@ def test_scale_bar_ruler_bands_default_and_bounds(tmp_path: Path) -> None:
         load_settings(write(tmp_path, "segmenter:\n  scale_bar_min_ruler_bands: -1\n"))
 
 
+def test_chart_region_settling_defaults_and_bounds(tmp_path: Path) -> None:
+    defaults = load_settings(None).segmenter
+    assert defaults.check_chart_regions is True and defaults.chart_ruler_min_bands == 6
+    off = load_settings(write(tmp_path, "segmenter:\n  check_chart_regions: false\n  chart_ruler_min_bands: 0\n"))
+    assert off.segmenter.check_chart_regions is False and off.segmenter.chart_ruler_min_bands == 0
+    with pytest.raises(ConfigError, match="segmenter.chart_ruler_min_bands"):
+        load_settings(write(tmp_path, "segmenter:\n  chart_ruler_min_bands: 65\n"))
+    with pytest.raises(ConfigError, match="segmenter.check_chart_regions"):
+        load_settings(write(tmp_path, "segmenter:\n  check_chart_regions: sometimes\n"))
+
+
 def test_per_class_score_floors_name_known_classes_and_lie_between_0_and_1(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="segmenter.min_region_score_by_class"):
         load_settings(write(tmp_path, "segmenter:\n  min_region_score_by_class:\n    chart: 0.7\n"))

@@ -125,3 +125,31 @@ def test_scale_bar_regions_without_ruler_ticks_are_dropped(tmp_path: Path, stati
     assert [r["id"] for r in checked["regions"]] == list(range(len(checked["regions"])))
     blur = next(c for c in checked["checks"] if c["check"] == "blur")
     assert abs(blur["details"]["px_per_mm"] - 6.0) < 0.2
+
+
+def test_a_red_ruler_the_network_calls_chart_is_reported_as_scale_bar(
+        tmp_path: Path, station: Callable[..., Settings]) -> None:
+    img = draw_sheet(1200, 1800, chart=False)
+    # a red plastic ruler (the toy network's chart colour): dark ticks every mm at 6 px/mm, longer at
+    # 5 mm and 1 cm, and a second scale of cm marks along its lower edge
+    img[1560:1680, 100:1060] = (30, 30, 220)
+    for mm in range(0, 158):
+        x = 110 + mm * 6
+        img[1560:1560 + (50 if mm % 10 == 0 else 35 if mm % 5 == 0 else 22), x:x + 2] = (20, 20, 20)
+        if mm % 10 == 0:
+            img[1650:1680, x:x + 3] = (20, 20, 20)
+    path = tmp_path / "red-ruler.png"
+    cv2.imwrite(str(path), img)
+
+    def boxes(verdict: dict[str, Any], name: str) -> list[list[int]]:
+        return [r["bbox"] for r in verdict["regions"] if r["class"] == name]
+
+    as_network = judge(station(segmenter={"check_chart_regions": False}), path).verdict
+    assert len(boxes(as_network, "colour_chart")) == 1 and boxes(as_network, "scale_bar") == []
+    settled = judge(station(), path).verdict
+    assert boxes(settled, "colour_chart") == [] and boxes(settled, "scale_bar") == boxes(as_network, "colour_chart")
+    blur = next(c for c in settled["checks"] if c["check"] == "blur")
+    assert abs(blur["details"]["px_per_mm"] - 6.0) < 0.2
+    # no chart in shot: the photographer is told so, not that a chart's patches cannot be read
+    chart = next(c for c in settled["checks"] if c["check"] == "colour_chart")
+    assert chart["status"] == "fail" and "not found" in chart["message"]

@@ -29,7 +29,7 @@ import math
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,7 @@ import yaml
 from edge.classes import CLASS_IDS, CLASS_NAMES
 from edge.config import load_settings
 from edge.decode import UnreadableFrame, decode_full, decode_small, read_frame, shrink
+from edge.qc.chart_regions import card_beside_ruler, join_target_strips, plain_ruler_reading
 from edge.qc.scale import scale_bar_reading
 from edge.segmentation.base import Segmentation, segment_with
 from edge.segmentation.letterbox import canvas_to_tensor
@@ -148,6 +149,7 @@ class OnnxSegmenter:
         self.session = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
         settings = load_settings()
         self.rules = settings.segmenter
+        self.profile = settings.active_profile
         # the physical range a frame's long side is read in (the default profile's, as `check` reads it)
         low, high = settings.active_profile.scale.frame_long_side_mm
         self.frame_long_side_mm = (float(low), float(high))
@@ -180,15 +182,25 @@ def find_regions(seg: Segmentation, frame_hw: tuple[int, int], rules: Rules) -> 
 
 
 def frame_regions(frame: Frame, rules: Rules) -> list[Region]:
-    """The regions the service reports for a frame: `find_regions`, less the scale-bar regions
-    whose crop of the full-resolution frame showed fewer ruler bands than the rules ask
-    (read in `run_frames` for the regions of the configured rules; a region only another rule set
-    makes was not read and is kept)."""
+    """The regions the service reports for a frame (`edge.qc.region_settling`): `find_regions`, less
+    the scale-bar regions whose crop of the full-resolution frame showed fewer ruler bands than the
+    rules ask, then the chart regions settled. What needs the full frame (ruler bands, which chart
+    regions are plain rulers, the card beside the ruler) was read in `run_frames` for the regions of
+    the configured rules; a region only another rule set makes was not read and is kept as it is."""
     found = find_regions(frame.seg, frame.hw, rules)
     min_bands = int(rules.get("scale_bar_min_ruler_bands", 0))
-    if min_bands <= 0:
+    if min_bands > 0:
+        found = [r for r in found
+                 if r.class_name != "scale_bar" or frame.ruler_bands.get(r.bbox, min_bands) >= min_bands]
+    if not rules.get("check_chart_regions"):
         return found
-    return [r for r in found if r.class_name != "scale_bar" or frame.ruler_bands.get(r.bbox, min_bands) >= min_bands]
+    min_chart_bands = int(rules.get("chart_ruler_min_bands", 0))
+    found = [replace(r, class_name="scale_bar") if r.class_name == "colour_chart" and min_chart_bands > 0
+             and frame.chart_ruler_bands.get(r.bbox, 0) >= min_chart_bands else r for r in found]
+    found = join_target_strips(found)
+    if frame.card_beside_ruler is not None and not any(r.class_name == "colour_chart" for r in found):
+        found.append(frame.card_beside_ruler)
+    return found
 
 
 def boxes_by_class(found: Iterable[Region]) -> dict[str, list[list[float]]]:
@@ -348,6 +360,11 @@ class Frame:
     iou: tuple[int, int] | None = None  # specimen intersection and union where a mask exists
     # agreeing ruler bands in each scale-bar region (by box) of the configured rules, read at full size
     ruler_bands: dict[tuple[int, int, int, int], int] = field(default_factory=dict)
+    # agreeing ruler bands of the chart regions (by box) of the configured rules that are one hue and
+    # show no patch grid (0: not so), and the card found beside the ruler where those rules leave no
+    # chart region
+    chart_ruler_bands: dict[tuple[int, int, int, int], int] = field(default_factory=dict)
+    card_beside_ruler: Region | None = None
     evaluated: bool = True  # a kind the figures cover (REAL_KINDS); else kept for its mask only
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -390,9 +407,12 @@ def run_frames(
         classes = s.placement.crop_to_source_orientation(s.classes)
         frame = Frame(r["file"], r.get("kind", ""), r.get("colour_chart"), (h, w), dict(truths), s,
                       evaluated=evaluated)
-        scale_bars = [x for x in find_regions(s, (h, w), rules) if x.class_name == "scale_bar"]
+        found = find_regions(s, (h, w), rules)
+        scale_bars = [x for x in found if x.class_name == "scale_bar"]
+        charts = [x for x in found if x.class_name == "colour_chart"]
         # the full frame, decoded once for what needs it
-        full = decode_full(raw).full if mask is not None or scale_bars else np.zeros((0, 0, 3), np.uint8)
+        needs_full = mask is not None or scale_bars or charts
+        full = decode_full(raw).full if needs_full else np.zeros((0, 0, 3), np.uint8)
         if mask is not None:
             # the class map `check --masks` writes, drawn at the mask's size along the frame's edges
             frame.iou = specimen_iou(mask, refined_class_map(s, full, mask.shape))
@@ -400,6 +420,15 @@ def run_frames(
             # as the service checks them: each scale-bar crop of the full frame read as a ruler
             reading = scale_bar_reading(full, region, seg.frame_long_side_mm)
             frame.ruler_bands[region.bbox] = reading[1] if reading is not None else 0
+        if seg.rules.check_chart_regions:
+            # as the service settles them (edge.qc.chart_regions), recorded for `frame_regions`
+            min_patches = seg.profile.colour_chart.min_patches
+            for chart in charts:
+                reading = plain_ruler_reading(full, chart, seg.frame_long_side_mm, 1, min_patches)
+                frame.chart_ruler_bands[chart.bbox] = reading[1] if reading is not None else 0
+            settled = frame_regions(frame, rules)
+            if not any(r.class_name == "colour_chart" for r in settled):
+                frame.card_beside_ruler = card_beside_ruler(full, settled, min_patches)
         frames.append(frame)
         if draw_dir is not None:
             draw_dir.mkdir(parents=True, exist_ok=True)
@@ -556,6 +585,22 @@ def recheck_rules(frames: Sequence[Frame], rules: Rules) -> dict[str, Any]:
     for v in (0, 2, 3, 4, 5, 6):
         r = rules | {"scale_bar_min_ruler_bands": v}
         sweeps.setdefault("scale_bar_min_ruler_bands", []).append((v, summarise(frames, r)))
+    # chart regions without patches and of one hue: the ruler bands of those on a labelled chart
+    # (a target's grey wedge) and of the others (rulers called chart)
+    on_chart: list[int] = []
+    other: list[int] = []
+    for f in frames:
+        if not f.evaluated:
+            continue
+        for region in find_regions(f.seg, f.hw, rules):
+            bands = f.chart_ruler_bands.get(region.bbox, 0)
+            if region.class_name == "colour_chart" and bands > 0:
+                on_a_chart = any(boxes_match(region.bbox, t) for t in f.truths.get("colour_chart", []))
+                (on_chart if on_a_chart else other).append(bands)
+    out["ruler_bands_of_plain_chart_regions"] = {"on a labelled chart": sorted(on_chart), "others": sorted(other)}
+    for v in (0, 4, 6, 8, 10, 12):
+        r = rules | {"chart_ruler_min_bands": v}
+        sweeps.setdefault("chart_ruler_min_bands", []).append((v, summarise(frames, r)))
     out["configured_chart_floor"] = chart_floor
     out["sweeps"] = {
         k: [{"value": v, **_brief(s)} for v, s in rows] for k, rows in sweeps.items()
@@ -579,6 +624,9 @@ def print_recheck(rc: dict[str, Any]) -> None:
           f"({rc['false_chart_regions']} false regions), least sure only-chart {rc['least_sure_only_chart']}; "
           f"configured floor {rc['configured_chart_floor']}")
     print(f"  fewest ruler bands in a true scale-bar region: {rc['fewest_ruler_bands_of_a_true_scale_bar']}")
+    plain = rc["ruler_bands_of_plain_chart_regions"]
+    print(f"  ruler bands of chart regions without patches, of one hue: on a labelled chart "
+          f"{plain['on a labelled chart']}, others {plain['others']}")
     keys = ("colour_chart", "barcode", "scale_bar", "label", "stamp", "specimen")
     print(f"  {'rule':<20}{'value':>8}{'chartR':>8}" + "".join(f"{k[:9] + ' R/P':>15}" for k in keys))
     for rule, rows in rc["sweeps"].items():
@@ -600,6 +648,8 @@ def region_rules(seg: OnnxSegmenter) -> dict[str, Any]:
         "min_region_score_by_class": dict(rules.min_region_score_by_class),
         "region_join_gap": dict(rules.region_join_gap),
         "scale_bar_min_ruler_bands": rules.scale_bar_min_ruler_bands,
+        "check_chart_regions": rules.check_chart_regions,
+        "chart_ruler_min_bands": rules.chart_ruler_min_bands,
     }
 
 

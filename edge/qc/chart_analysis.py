@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import threading
 
-import cv2
 import numpy as np
 
 from edge.qc.base import FrameContext
@@ -20,10 +19,6 @@ _WIDEN = 0.5
 # ruler's marks.
 _STRIP_ASPECT = 2.5
 _WINDOW = 2.0
-# The band searched along a scale bar for a chart the segmenter missed, in the bar's widths, and
-# the size its short side is reduced to for the search.
-_BAND = 3.0
-_BAND_WORK_SIDE = 160
 # Crops at least this many pixels across are also looked at reduced, where no grid was found.
 _MIN_SIDE_TO_REDUCE = 120
 
@@ -59,50 +54,7 @@ def _measure_chart_grids(frame: FrameContext) -> list[tuple[Region, ChartGrid]]:
         if is_chart(grid, min_patches) and not in_window and max(region.area_px, grid_area_px(grid)) < min_area:
             region, grid = _follow_grid(frame, region, grid, min_patches)
         found.append((region, grid))
-    if not found:
-        found += _beside_the_scale_bar(frame, min_patches)
     return found
-
-
-def _beside_the_scale_bar(frame: FrameContext, min_patches: int) -> list[tuple[Region, ChartGrid]]:
-    """A small card on the strip beside the ruler is what the segmenter most often misses (the
-    ruler and card share one strip of the copy stand): where it found no chart region at all, look
-    along the largest scale bar's line, across the whole frame. The band is reduced once and searched in
-    overlapping square windows; a window showing a grid is then read at full resolution. A found
-    card is reported under the scale bar's region id."""
-    bar = max(frame.regions_of("scale_bar"), key=lambda r: r.area_px, default=None)
-    if bar is None:
-        return []
-    x0, y0, x1, y1 = bar.bbox
-    horizontal = x1 - x0 >= y1 - y0
-    short = (y1 - y0) if horizontal else (x1 - x0)
-    side = max(64, int(_BAND * short))
-    centre = (y0 + y1) // 2 if horizontal else (x0 + x1) // 2
-    lo = max(0, centre - side // 2)
-    hi = min(frame.height if horizontal else frame.width, lo + side)
-    band = frame.image[lo:hi, :] if horizontal else frame.image[:, lo:hi]
-    if band.size == 0:
-        return []
-    factor = min(1.0, _BAND_WORK_SIDE / (hi - lo))
-    # thinned before it is area-averaged: a 24 MP frame's band is millions of pixels
-    stride = max(1, int(1 / (2 * factor)))
-    thinned = band[::stride, ::stride]
-    size = (max(1, round(band.shape[1] * factor)), max(1, round(band.shape[0] * factor)))
-    reduced = cv2.resize(thinned, size, interpolation=cv2.INTER_AREA) if factor < 1 else band
-    if not horizontal:
-        reduced = reduced.swapaxes(0, 1)
-    window = reduced.shape[0]
-    for start in range(0, max(1, reduced.shape[1] - window // 2), max(1, window // 2)):
-        if not is_chart(find_patch_grid(np.ascontiguousarray(reduced[:, start:start + window])), min_patches):
-            continue
-        length = band.shape[1] if horizontal else band.shape[0]
-        a, b = int(start / factor), min(length, int((start + window) / factor))
-        box = (a, lo, b, hi) if horizontal else (lo, a, hi, b)
-        grid = _grid_in(frame, box)
-        if is_chart(grid, min_patches):
-            card = Region(bar.id, "colour_chart", box, int(grid_area_px(grid)), bar.score)
-            return [(card, grid)]
-    return []
 
 
 def grid_area_px(grid: ChartGrid) -> float:
@@ -142,11 +94,15 @@ def _follow_grid(frame: FrameContext, region: Region, grid: ChartGrid, min_patch
 
 
 def _grid_in(frame: FrameContext, box: tuple[int, int, int, int]) -> ChartGrid:
+    return grid_in(frame.image, box, frame.profile.colour_chart.min_patches)
+
+
+def grid_in(image: np.ndarray, box: tuple[int, int, int, int], min_patches: int) -> ChartGrid:
+    """The patch grid in a box of the frame, looked at again enlarged or reduced where none shows."""
     x0, y0, x1, y1 = box
-    crop = frame.image[y0:y1, x0:x1]
+    crop = image[y0:y1, x0:x1]
     if not crop.size:
         return ChartGrid([], 0, 0.0)
-    min_patches = frame.profile.colour_chart.min_patches
     grid = find_patch_grid(crop)
     if not is_chart(grid, min_patches):
         enlarged = find_patch_grid(crop, enlarge=True)
@@ -157,6 +113,14 @@ def _grid_in(frame: FrameContext, box: tuple[int, int, int, int]) -> ChartGrid:
             if is_chart(reduced, min_patches):
                 return reduced
     return grid
+
+
+def shows_chart(image: np.ndarray, box: tuple[int, int, int, int], min_patches: int) -> bool:
+    """Whether a chart's patch grid is found in the box, in the box widened around it, or in a window
+    along it: where the chart check would look."""
+    height, width = image.shape[:2]
+    return any(is_chart(grid_in(image, b, min_patches), min_patches)
+               for b in [box, _widened(box, width, height), *_strip_windows(box)])
 
 
 def _widened(box: tuple[int, int, int, int], width: int, height: int) -> tuple[int, int, int, int]:

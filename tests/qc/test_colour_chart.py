@@ -241,19 +241,3 @@ def test_a_real_pocket_card_at_capture_resolution_is_found(herbarium: ProfileSet
     assert not is_chart(find_patch_grid(crop), 6)
     result = ColourChartCheck().run(FrameContext(image, [region(0, "colour_chart", box)], herbarium))
     assert result.status == "ok", result.message
-
-
-def test_a_card_the_segmenter_missed_is_found_beside_the_scale_bar(herbarium: ProfileSettings) -> None:
-    image = paper(2400, 1600)
-    ruler = (200, 1400, 1500, 1480)
-    image[ruler[1]:ruler[3], ruler[0]:ruler[2]] = 250
-    for x in range(ruler[0], ruler[2], 40):
-        image[ruler[1]:ruler[1] + 30, x:x + 3] = 20
-    paste(image, draw_colorchecker(patch=22, gap=5), 1900, 1380)
-    regions = [region(0, "scale_bar", ruler), region(1, "label", (100, 100, 600, 400))]
-    result = ColourChartCheck().run(FrameContext(image, regions, herbarium))
-    assert result.status == "ok" and result.regions == [0], result.message
-    # no card on the ruler's line: still no chart
-    bare = paper(2400, 1600)
-    bare[ruler[1]:ruler[3], ruler[0]:ruler[2]] = image[ruler[1]:ruler[3], ruler[0]:ruler[2]]
-    assert ColourChartCheck().run(FrameContext(bare, regions, herbarium)).status == "fail"
