@@ -41,6 +41,7 @@ from edge.classes import CLASS_IDS, CLASS_NAMES
 from edge.config import load_settings
 from edge.decode import UnreadableFrame, decode_full, decode_small, read_frame, shrink
 from edge.qc.chart_regions import card_beside_ruler, join_target_strips, plain_ruler_reading
+from edge.qc.ruler_extent import ruler_box
 from edge.qc.scale import scale_bar_reading
 from edge.segmentation.base import Segmentation, segment_with
 from edge.segmentation.letterbox import canvas_to_tensor
@@ -184,22 +185,25 @@ def find_regions(seg: Segmentation, frame_hw: tuple[int, int], rules: Rules) -> 
 def frame_regions(frame: Frame, rules: Rules) -> list[Region]:
     """The regions the service reports for a frame (`edge.qc.region_settling`): `find_regions`, less
     the scale-bar regions whose crop of the full-resolution frame showed fewer ruler bands than the
-    rules ask, then the chart regions settled. What needs the full frame (ruler bands, which chart
-    regions are plain rulers, the card beside the ruler) was read in `run_frames` for the regions of
+    rules ask, then the chart regions settled, then the scale bars fitted to their rulers. What needs
+    the full frame (ruler bands, which chart regions are plain rulers, the card beside the ruler,
+    each ruler's fitted box) was read in `run_frames` for the regions of
     the configured rules; a region only another rule set makes was not read and is kept as it is."""
     found = find_regions(frame.seg, frame.hw, rules)
     min_bands = int(rules.get("scale_bar_min_ruler_bands", 0))
     if min_bands > 0:
         found = [r for r in found
                  if r.class_name != "scale_bar" or frame.ruler_bands.get(r.bbox, min_bands) >= min_bands]
-    if not rules.get("check_chart_regions"):
-        return found
-    min_chart_bands = int(rules.get("chart_ruler_min_bands", 0))
-    found = [replace(r, class_name="scale_bar") if r.class_name == "colour_chart" and min_chart_bands > 0
-             and frame.chart_ruler_bands.get(r.bbox, 0) >= min_chart_bands else r for r in found]
-    found = join_target_strips(found)
-    if frame.card_beside_ruler is not None and not any(r.class_name == "colour_chart" for r in found):
-        found.append(frame.card_beside_ruler)
+    if rules.get("check_chart_regions"):
+        min_chart_bands = int(rules.get("chart_ruler_min_bands", 0))
+        found = [replace(r, class_name="scale_bar") if r.class_name == "colour_chart" and min_chart_bands > 0
+                 and frame.chart_ruler_bands.get(r.bbox, 0) >= min_chart_bands else r for r in found]
+        found = join_target_strips(found)
+        if frame.card_beside_ruler is not None and not any(r.class_name == "colour_chart" for r in found):
+            found.append(frame.card_beside_ruler)
+    if rules.get("fit_scale_bars"):
+        found = [replace(r, bbox=frame.ruler_fits.get(r.bbox, r.bbox)) if r.class_name == "scale_bar" else r
+                 for r in found]
     return found
 
 
@@ -360,6 +364,8 @@ class Frame:
     iou: tuple[int, int] | None = None  # specimen intersection and union where a mask exists
     # agreeing ruler bands in each scale-bar region (by box) of the configured rules, read at full size
     ruler_bands: dict[tuple[int, int, int, int], int] = field(default_factory=dict)
+    # each scale-bar region's box (as found) fitted to its ruler's ticks, where it has a reading
+    ruler_fits: dict[tuple[int, int, int, int], tuple[int, int, int, int]] = field(default_factory=dict)
     # agreeing ruler bands of the chart regions (by box) of the configured rules that are one hue and
     # show no patch grid (0: not so), and the card found beside the ruler where those rules leave no
     # chart region
@@ -420,13 +426,17 @@ def run_frames(
             # as the service checks them: each scale-bar crop of the full frame read as a ruler
             reading = scale_bar_reading(full, region, seg.frame_long_side_mm)
             frame.ruler_bands[region.bbox] = reading[1] if reading is not None else 0
+            if reading is not None:
+                frame.ruler_fits[region.bbox] = ruler_box(full, region.bbox, reading[0])
         if seg.rules.check_chart_regions:
             # as the service settles them (edge.qc.chart_regions), recorded for `frame_regions`
             min_patches = seg.profile.colour_chart.min_patches
             for chart in charts:
                 reading = plain_ruler_reading(full, chart, seg.frame_long_side_mm, 1, min_patches)
                 frame.chart_ruler_bands[chart.bbox] = reading[1] if reading is not None else 0
-            settled = frame_regions(frame, rules)
+                if reading is not None:
+                    frame.ruler_fits[chart.bbox] = ruler_box(full, chart.bbox, reading[0])
+            settled = frame_regions(frame, rules | {"fit_scale_bars": False})
             if not any(r.class_name == "colour_chart" for r in settled):
                 frame.card_beside_ruler = card_beside_ruler(full, settled, min_patches)
         frames.append(frame)
@@ -648,6 +658,7 @@ def region_rules(seg: OnnxSegmenter) -> dict[str, Any]:
         "min_region_score_by_class": dict(rules.min_region_score_by_class),
         "region_join_gap": dict(rules.region_join_gap),
         "scale_bar_min_ruler_bands": rules.scale_bar_min_ruler_bands,
+        "fit_scale_bars": rules.fit_scale_bars,
         "check_chart_regions": rules.check_chart_regions,
         "chart_ruler_min_bands": rules.chart_ruler_min_bands,
     }

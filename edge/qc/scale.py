@@ -132,23 +132,7 @@ def ruler_reading(gray: np.ndarray, long_side_px: int | None = None,
                   long_side_mm: tuple[float, float] = (250.0, 750.0)) -> tuple[float, int] | None:
     """`ruler_px_per_mm` with how many of the crop's bands bear the reading out (repeat at a ruler
     unit at that scale): the more, the more surely the crop is a ruler read right."""
-    along = 1 if gray.shape[1] >= gray.shape[0] else 0  # the ruler's long axis
-    length, across = gray.shape[along], gray.shape[1 - along]
-    if length < 40 or across < 2:
-        return None
-    # tick edges run across the long side: gradient along it, summed over bands of the short side
-    # (every other line across a wide ruler: ticks are many lines long)
-    if across > 64:
-        gray = gray[::2] if along == 1 else gray[:, ::2]
-        across = gray.shape[1 - along]
-    diff = np.abs(np.diff(gray.astype(np.float32), axis=along))
-    sums = np.cumsum(diff, axis=1 - along, dtype=np.float32)
-    sums = np.concatenate([np.zeros((1, sums.shape[1])), sums]) if along == 1 else \
-        np.concatenate([np.zeros((sums.shape[0], 1)), sums], axis=1)
-    height = max(2, across // _BANDS)
-    edges = sorted({*range(0, across - height + 1, max(1, height // 2)), across - height})
-    bands = [(a, a + height) for a in edges] + [(0, across)]
-
+    length = max(gray.shape[:2])
     if long_side_px:
         readings = [(m, m * long_side_px / long_side_mm[1], m * long_side_px / long_side_mm[0])
                     for m in _PERIOD_MM]
@@ -158,8 +142,36 @@ def ruler_reading(gray: np.ndarray, long_side_px: int | None = None,
         share = _FINEST_SHARE
     lo = max(_MIN_PERIOD_PX, min(r[1] for r in readings))
     hi = min(max(r[2] for r in readings), (length - 1) / _MIN_REPEATS)
+    combs = [(period, score) for period, score, _ in band_combs(gray, lo, hi, share)]
+    if not combs:
+        return None
+    px_per_mm = _px_per_mm_of_combs(combs, readings, with_frame_range=bool(long_side_px))
+    return (px_per_mm, _agreeing_bands(px_per_mm, combs)) if px_per_mm is not None else None
 
-    combs: list[tuple[float, float]] = []  # (period, score) of every periodic band
+
+def band_combs(gray: np.ndarray, lo: float, hi: float,
+               share: float = _FUNDAMENTAL_SHARE) -> list[tuple[float, float, tuple[int, int]]]:
+    """The periodic bands of a ruler crop (grey, any orientation): each band's comb period (px, between
+    lo and hi), its score, and its extent across the crop's short side (crop pixels)."""
+    along = 1 if gray.shape[1] >= gray.shape[0] else 0  # the ruler's long axis
+    length, across = gray.shape[along], gray.shape[1 - along]
+    if length < 40 or across < 2:
+        return []
+    # tick edges run across the long side: gradient along it, summed over bands of the short side
+    # (every other line across a wide ruler: ticks are many lines long)
+    step = 1
+    if across > 64:
+        step = 2
+        gray = gray[::2] if along == 1 else gray[:, ::2]
+        across = gray.shape[1 - along]
+    diff = np.abs(np.diff(gray.astype(np.float32), axis=along))
+    sums = np.cumsum(diff, axis=1 - along, dtype=np.float32)
+    sums = np.concatenate([np.zeros((1, sums.shape[1])), sums]) if along == 1 else \
+        np.concatenate([np.zeros((sums.shape[0], 1)), sums], axis=1)
+    height = max(2, across // _BANDS)
+    edges = sorted({*range(0, across - height + 1, max(1, height // 2)), across - height})
+    bands = [(a, a + height) for a in edges] + [(0, across)]
+    combs: list[tuple[float, float, tuple[int, int]]] = []
     for a, b in bands:
         profile = ((sums[b] - sums[a]) if along == 1 else (sums[:, b] - sums[:, a])) / (b - a)
         profile = _without_block_grid(profile)
@@ -169,11 +181,19 @@ def ruler_reading(gray: np.ndarray, long_side_px: int | None = None,
         # the tick band: the strongest periodic edges (correlation times the profile's spread), the
         # more so the more often the comb repeats (a ruler repeats its millimetres far more often
         # than colour patches or printed text their spacing; faint texture in the surround is weak)
-        combs.append((comb[0], comb[1] * float(profile.std()) * (length / comb[0]) ** 0.5))
-    if not combs:
-        return None
-    px_per_mm = _px_per_mm_of_combs(combs, readings, with_frame_range=bool(long_side_px))
-    return (px_per_mm, _agreeing_bands(px_per_mm, combs)) if px_per_mm is not None else None
+        combs.append((comb[0], comb[1] * float(profile.std()) * (length / comb[0]) ** 0.5, (a * step, b * step)))
+    return combs
+
+
+def agreeing_bands(gray: np.ndarray, px_per_mm: float) -> list[tuple[int, int]]:
+    """The bands of a crop (their extents across it) that repeat at a ruler unit at this scale."""
+    length = max(gray.shape[:2])
+    lo = max(_MIN_PERIOD_PX, px_per_mm * min(_RULER_UNITS_MM) * (1 - _PAIR_TOLERANCE))
+    hi = min(px_per_mm * max(_RULER_UNITS_MM) * (1 + _PAIR_TOLERANCE), (length - 1) / _MIN_REPEATS)
+    if hi <= lo:
+        return []
+    return [extent for period, score, extent in band_combs(gray, lo, hi)
+            if _agreeing_bands(px_per_mm, [(period, score)])]
 
 
 def _px_per_mm_of_combs(combs: list[tuple[float, float]], readings: list[tuple[float, float, float]],
