@@ -46,6 +46,9 @@ _HUE_HALF_WINDOW = 15  # OpenCV hue units (2 degrees each)
 # size its short side is reduced to for the search.
 _BAND = 3.0
 _BAND_WORK_SIDE = 160
+_STRIP_WINDOW = 3
+# A grid found in a window is looked for again in the window grown, at most this many times.
+_GROW_STEPS = 1
 
 
 def settle_chart_regions(regions: Sequence[Region], image: np.ndarray, long_side_mm: tuple[float, float],
@@ -205,33 +208,36 @@ def card_beside_ruler(image: np.ndarray, regions: Sequence[Region], min_patches:
     reduced = cv2.resize(thinned, size, interpolation=cv2.INTER_AREA) if factor < 1 else band
     if not horizontal:
         reduced = reduced.swapaxes(0, 1)
-    window = reduced.shape[0]
-    for start in range(0, max(1, reduced.shape[1] - window // 2), max(1, window // 2)):
-        if not is_chart(find_patch_grid(np.ascontiguousarray(reduced[:, start:start + window])), min_patches):
-            continue
-        length = band.shape[1] if horizontal else band.shape[0]
-        a, b = int(start / factor), min(length, int((start + window) / factor))
-        grid, box = _larger_grid(image, a, b, lo, hi, horizontal, min_patches)
-        if grid is not None:
-            return Region(len(regions), "colour_chart", _grid_box(grid, box), int(grid_area_px(grid)), bar.score)
+    length = band.shape[1] if horizontal else band.shape[0]
+    # square windows for a card; then windows a few times longer for a strip of patches in one row
+    # along the ruler, which a square window shows too few of
+    for window in (reduced.shape[0], _STRIP_WINDOW * reduced.shape[0]):
+        for start in range(0, max(1, reduced.shape[1] - window // 2), max(1, window // 2)):
+            if not is_chart(find_patch_grid(np.ascontiguousarray(reduced[:, start:start + window])), min_patches):
+                continue
+            a, b = int(start / factor), min(length, int((start + window) / factor))
+            grid, box = _larger_grid(image, a, b, lo, hi, horizontal, min_patches)
+            if grid is not None:
+                return Region(len(regions), "colour_chart", _grid_box(grid, box), int(grid_area_px(grid)),
+                              bar.score)
     return None
 
 
 def _larger_grid(image: np.ndarray, a: int, b: int, lo: int, hi: int, horizontal: bool,
                  min_patches: int) -> tuple[ChartGrid | None, Box]:
     """The grid in the window from a to b along the band (lo to hi across it), read at full
-    resolution; where one shows, the grid of the window grown by half its length at both ends, when
-    that finds more patches (the window may hold only part of the card)."""
+    resolution; where one shows, the window is grown by half its length at both ends for as long as
+    that finds more patches (the window may hold only part of the card or strip)."""
     length = image.shape[1] if horizontal else image.shape[0]
     best: ChartGrid | None = None
     best_box: Box = (0, 0, 0, 0)
-    for start, stop in ((a, b), (max(0, a - (b - a) // 2), min(length, b + (b - a) // 2))):
-        box = (start, lo, stop, hi) if horizontal else (lo, start, hi, stop)
+    for _ in range(_GROW_STEPS + 1):
+        box = (a, lo, b, hi) if horizontal else (lo, a, hi, b)
         grid = grid_in(image, box, min_patches)
-        if not is_chart(grid, min_patches):
+        if not is_chart(grid, min_patches) or (best is not None and grid.count <= best.count):
             break
-        if best is None or grid.count > best.count:
-            best, best_box = grid, box
+        best, best_box = grid, box
+        a, b = max(0, a - (b - a) // 2), min(length, b + (b - a) // 2)
     return best, best_box
 
 

@@ -121,3 +121,23 @@ def test_a_card_the_network_missed_is_found_beside_the_ruler(herbarium: ProfileS
     # settling switched off: the network's regions as they come
     off = segmenter.model_copy(update={"check_chart_regions": False})
     assert classes(settle_regions(regions, image, off, herbarium)[0]) == classes(regions)
+
+
+def test_a_row_of_patches_continuing_the_ruler_is_found_as_a_chart(herbarium: ProfileSettings) -> None:
+    # a web-size sheet: a ruler's ticks along the top edge and, after them, one row of colour patches
+    # as wide as the ruler is tall (a square search window holds three of them)
+    image = paper(700, 1000)
+    ruler = (5, 0, 250, 28)
+    image[0:28, 5:250] = 250
+    for x in range(5, 250, 6):
+        image[0:14 if x % 30 else 22, x:x + 1] = 20
+    row = draw_colorchecker(patch=22, gap=4, surround=40)[4:30, :]  # the top row of a ColorChecker
+    strip = np.concatenate([row, draw_colorchecker(patch=22, gap=4, surround=40)[30:56, :]], axis=1)
+    card = paste(image, strip, 262, 1)
+    regions = [region(0, "scale_bar", ruler), region(1, "specimen", (100, 200, 600, 900))]
+    segmenter = load_settings(None).segmenter.model_copy(update={"scale_bar_min_ruler_bands": 0})
+    settled, _ = settle_regions(regions, image, segmenter, herbarium)
+    charts = [r for r in settled if r.class_name == "colour_chart"]
+    assert len(charts) == 1
+    x0, y0, x1, y1 = charts[0].bbox
+    assert card[0] - 30 <= x0 <= card[0] + 30 and card[2] - 30 <= x1 <= card[2] + 30 and y1 <= 60
