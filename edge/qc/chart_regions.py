@@ -92,8 +92,11 @@ def plain_ruler_reading(image: np.ndarray, region: Region, long_side_mm: tuple[f
     """The region's ruler reading where it is a plain ruler: at least `min_ruler_bands` agreeing tick
     bands (more than a scale bar must show: a target's grey wedge reads as a few), one hue, and no
     patch grid where the chart check would look; else None."""
+    # cheapest first: a chart's many hues rule it out before any reading
+    if not is_one_hue(crop_of(image, region.bbox)):
+        return None
     reading = scale_bar_reading(image, region, long_side_mm)
-    if reading is None or reading[1] < max(1, min_ruler_bands) or not is_one_hue(crop_of(image, region.bbox)):
+    if reading is None or reading[1] < max(1, min_ruler_bands):
         return None
     return None if shows_chart(image, region.bbox, min_patches) else reading
 

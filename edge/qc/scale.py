@@ -67,24 +67,29 @@ _BANDS = 8
 _JPEG_BLOCK = 8
 
 
-def _without_block_grid(profile: np.ndarray) -> np.ndarray:
-    """The profile less its component of period 8 px: JPEG's 8 x 8 blocks leave a faint comb at that
-    spacing on smooth or noisy surfaces, stronger there than a ruler's ticks in a band without them."""
-    n = profile.size - profile.size % _JPEG_BLOCK
+def _without_block_grid(profiles: np.ndarray) -> np.ndarray:
+    """The profiles (one per row) less their component of period 8 px: JPEG's 8 x 8 blocks leave a
+    faint comb at that spacing on smooth or noisy surfaces, stronger there than a ruler's ticks in a
+    band without them."""
+    size = profiles.shape[1]
+    n = size - size % _JPEG_BLOCK
     if n < 4 * _JPEG_BLOCK:
-        return profile
-    phase = profile[:n].reshape(-1, _JPEG_BLOCK).mean(axis=0)
-    return profile - np.resize(phase - phase.mean(), profile.size)
+        return profiles
+    phase = profiles[:, :n].reshape(profiles.shape[0], -1, _JPEG_BLOCK).mean(axis=1)
+    phase = phase - phase.mean(axis=1, keepdims=True)
+    return profiles - np.tile(phase, (1, -(-size // _JPEG_BLOCK)))[:, :size]
 
 
-def _autocorrelation(profile: np.ndarray) -> np.ndarray:
-    """Normalised autocorrelation (1 at lag 0), each lag divided by its overlap."""
-    n = profile.size
-    x = profile - profile.mean()
-    spectrum = np.fft.rfft(x, 2 * n)
-    acf = np.fft.irfft(spectrum * np.conj(spectrum), 2 * n)[:n]
+def _autocorrelation(profiles: np.ndarray) -> np.ndarray:
+    """Normalised autocorrelation of each row (1 at lag 0), each lag divided by its overlap."""
+    n = profiles.shape[1]
+    x = profiles - profiles.mean(axis=1, keepdims=True)
+    spectrum = np.fft.rfft(x, 2 * n, axis=1)
+    acf = np.fft.irfft(spectrum * np.conj(spectrum), 2 * n, axis=1)[:, :n]
     acf = acf / np.arange(n, 0, -1)
-    return acf / acf[0] if acf[0] > 1e-12 else np.zeros(n)
+    zero = acf[:, :1]
+    flat = zero[:, 0] <= 1e-12
+    return np.where(flat[:, None], 0.0, acf / np.where(flat[:, None], 1.0, zero))
 
 
 def _peak(acf: np.ndarray, lag: int) -> float:
@@ -171,17 +176,23 @@ def band_combs(gray: np.ndarray, lo: float, hi: float,
     height = max(2, across // _BANDS)
     edges = sorted({*range(0, across - height + 1, max(1, height // 2)), across - height})
     bands = [(a, a + height) for a in edges] + [(0, across)]
+    starts = np.array([a for a, _ in bands])
+    stops = np.array([b for _, b in bands])
+    # every band's profile along the ruler at once (one row each): fewer, larger numpy calls
+    profiles = ((sums[stops] - sums[starts]) if along == 1 else (sums[:, stops] - sums[:, starts]).T) \
+        / (stops - starts)[:, None]
+    profiles = _without_block_grid(profiles)
+    acfs = _autocorrelation(profiles)
+    spreads = profiles.std(axis=1)
     combs: list[tuple[float, float, tuple[int, int]]] = []
-    for a, b in bands:
-        profile = ((sums[b] - sums[a]) if along == 1 else (sums[:, b] - sums[:, a])) / (b - a)
-        profile = _without_block_grid(profile)
-        comb = _comb_period(_autocorrelation(profile), lo, hi, share)
+    for (a, b), acf, spread in zip(bands, acfs, spreads, strict=True):
+        comb = _comb_period(acf, lo, hi, share)
         if comb is None or comb[0] < lo:
             continue
         # the tick band: the strongest periodic edges (correlation times the profile's spread), the
         # more so the more often the comb repeats (a ruler repeats its millimetres far more often
         # than colour patches or printed text their spacing; faint texture in the surround is weak)
-        combs.append((comb[0], comb[1] * float(profile.std()) * (length / comb[0]) ** 0.5, (a * step, b * step)))
+        combs.append((comb[0], comb[1] * float(spread) * (length / comb[0]) ** 0.5, (a * step, b * step)))
     return combs
 
 
