@@ -19,6 +19,7 @@ from edge.qc.base import CheckResult, FrameContext
 from edge.qc.framing import SKEW_CACHE_KEY, skew_degrees
 from edge.qc.region_settling import settle_regions
 from edge.qc.registry import checks_for, start_rank
+from edge.qc.ruler_extent import grow_along_rulers
 from edge.qc.scale import RULER_READINGS_KEY
 from edge.qc.station_history import StationHistory
 from edge.segmentation.base import Segmenter
@@ -102,14 +103,18 @@ class FramePipeline:
         # the checks run on two threads: their work is mostly OpenCV and numpy, which release the
         # interpreter, and the full decode has finished, so both cores are free again
         started = {check.name: self._check_pool.submit(check.run, context) for check in self._start_order}
+        # scale bars grown along their rulers for the verdict: no check looks at their extent
+        grown = self._check_pool.submit(grow_along_rulers, regions, decoded.full, ruler_readings) \
+            if rules.fit_scale_bars else None
         results += [started[check.name].result() for check in self.checks]
+        reported = [*(grown.result() if grown is not None else regions), *context.findings.found_regions]
         accepted = not any(r.status == "fail" for r in results)
         self.history.record(accepted=accepted, camera=context.camera, edge_width=context.findings.edge_width,
                             barcodes=[b["text"] for b in context.findings.barcodes])
         qc_ms = (time.perf_counter() - t3) * 1000
         verdict = build_verdict(
             station=self.settings.station, path=shown, profile=self.settings.profile, checks=results,
-            regions=regions, model=self.segmenter.info, sha256=raw.sha256, size_bytes=raw.size_bytes,
+            regions=reported, model=self.segmenter.info, sha256=raw.sha256, size_bytes=raw.size_bytes,
             width=decoded.width, height=decoded.height, barcodes=context.findings.barcodes,
             timings_ms={"decode_small": decode_small_ms, "segment": segment_ms, "decode_wait": wait_ms,
                         "qc": qc_ms, "total": (time.perf_counter() - start) * 1000})

@@ -10,6 +10,7 @@ import numpy as np
 from edge.config import Settings
 from edge.pipeline import FramePipeline
 from tests.frames import draw_sheet, write_jpeg
+from tests.qc.images import draw_colorchecker, paste
 from tests.toy_model import SCALE_BAR_BGR
 
 
@@ -153,3 +154,34 @@ def test_a_red_ruler_the_network_calls_chart_is_reported_as_scale_bar(
     # no chart in shot: the photographer is told so, not that a chart's patches cannot be read
     chart = next(c for c in settled["checks"] if c["check"] == "colour_chart")
     assert chart["status"] == "fail" and "not found" in chart["message"]
+
+
+def test_a_ruler_found_in_part_is_reported_along_its_length_with_the_card_beside_it(
+        tmp_path: Path, station: Callable[..., Settings], verdict_schema: Callable[[dict[str, Any]], None]) -> None:
+    img = draw_sheet(1200, 1800, chart=False)
+    # a ruler at 6 px/mm whose first 4 cm are cyan (all the toy network calls scale bar) and the
+    # rest white, with a colour card after its end that the network does not see
+    img[1580:1680, 100:940] = 250
+    img[1580:1680, 100:340] = SCALE_BAR_BGR
+    for mm in range(0, 138):
+        x = 110 + mm * 6
+        img[1580:1580 + (40 if mm % 10 == 0 else 30 if mm % 5 == 0 else 20), x:x + 2] = (20, 20, 20)
+    card = paste(img, draw_colorchecker(patch=22, gap=5), 980, 1570)
+    path = tmp_path / "ruler-and-card.png"
+    cv2.imwrite(str(path), img)
+
+    def only(verdict: dict[str, Any], name: str) -> dict[str, Any]:
+        (found,) = [r for r in verdict["regions"] if r["class"] == name]
+        return found
+
+    as_found = judge(station(segmenter={"fit_scale_bars": False}), path).verdict
+    assert only(as_found, "scale_bar")["bbox"][2] < 400
+    v = judge(station(), path).verdict
+    verdict_schema(v)
+    bar = only(v, "scale_bar")
+    assert bar["bbox"][0] <= 110 and 900 <= bar["bbox"][2] <= 932 + 90  # within half a 3 cm window
+    chart = only(v, "colour_chart")
+    assert chart["id"] == max(r["id"] for r in v["regions"])  # after the segmenter's regions
+    assert chart["bbox"][0] <= card[0] + 10 and chart["bbox"][2] >= card[2] - 10
+    check = next(c for c in v["checks"] if c["check"] == "colour_chart")
+    assert check["status"] == "ok" and check["regions"] == [chart["id"]]

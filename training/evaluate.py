@@ -40,7 +40,8 @@ import yaml
 from edge.classes import CLASS_IDS, CLASS_NAMES
 from edge.config import load_settings
 from edge.decode import UnreadableFrame, decode_full, decode_small, read_frame, shrink
-from edge.qc.chart_regions import card_beside_ruler, join_target_strips, plain_ruler_reading
+from edge.qc.chart_analysis import card_beside_ruler
+from edge.qc.chart_regions import join_target_strips, plain_ruler_reading
 from edge.qc.ruler_extent import ruler_box
 from edge.qc.scale import scale_bar_reading
 from edge.segmentation.base import Segmentation, segment_with
@@ -199,8 +200,8 @@ def frame_regions(frame: Frame, rules: Rules) -> list[Region]:
         found = [replace(r, class_name="scale_bar") if r.class_name == "colour_chart" and min_chart_bands > 0
                  and frame.chart_ruler_bands.get(r.bbox, 0) >= min_chart_bands else r for r in found]
         found = join_target_strips(found)
-        if frame.card_beside_ruler is not None and not any(r.class_name == "colour_chart" for r in found):
-            found.append(frame.card_beside_ruler)
+    if frame.card_beside_ruler is not None and not any(r.class_name == "colour_chart" for r in found):
+        found.append(frame.card_beside_ruler)
     if rules.get("fit_scale_bars"):
         found = [replace(r, bbox=frame.ruler_fits.get(r.bbox, r.bbox)) if r.class_name == "scale_bar" else r
                  for r in found]
@@ -428,17 +429,20 @@ def run_frames(
             frame.ruler_bands[region.bbox] = reading[1] if reading is not None else 0
             if reading is not None:
                 frame.ruler_fits[region.bbox] = ruler_box(full, region.bbox, reading[0])
+        min_patches = seg.profile.colour_chart.min_patches
         if seg.rules.check_chart_regions:
             # as the service settles them (edge.qc.chart_regions), recorded for `frame_regions`
-            min_patches = seg.profile.colour_chart.min_patches
             for chart in charts:
                 reading = plain_ruler_reading(full, chart, seg.frame_long_side_mm, 1, min_patches)
                 frame.chart_ruler_bands[chart.bbox] = reading[1] if reading is not None else 0
                 if reading is not None:
                     frame.ruler_fits[chart.bbox] = ruler_box(full, chart.bbox, reading[0])
-            settled = frame_regions(frame, rules | {"fit_scale_bars": False})
-            if not any(r.class_name == "colour_chart" for r in settled):
-                frame.card_beside_ruler = card_beside_ruler(full, settled, min_patches)
+        # the chart check looks for a card beside the ruler where no chart region is left, and the
+        # verdict reports it (edge.qc.chart_analysis)
+        settled = frame_regions(frame, rules | {"fit_scale_bars": False})
+        if scale_bars and not any(r.class_name == "colour_chart" for r in settled):
+            card = card_beside_ruler(full, settled, min_patches)
+            frame.card_beside_ruler = card[0] if card is not None else None
         frames.append(frame)
         if draw_dir is not None:
             draw_dir.mkdir(parents=True, exist_ok=True)

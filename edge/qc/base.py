@@ -47,6 +47,9 @@ class FrameFindings:
     # width of the sharpest edges, pixels, per region class that was measured
     edge_width: dict[str, float] = field(default_factory=dict)
     px_per_mm: float | None = None
+    # regions the checks found that the segmenter did not (a chart card beside the ruler), with ids
+    # after the segmenter's; the verdict reports them with the others
+    found_regions: list[Region] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

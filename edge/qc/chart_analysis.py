@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+from collections.abc import Sequence
 
+import cv2
 import numpy as np
 
 from edge.qc.base import FrameContext
@@ -19,6 +21,14 @@ _WIDEN = 0.5
 # ruler's marks.
 _STRIP_ASPECT = 2.5
 _WINDOW = 2.0
+# The band searched along a scale bar for a chart the segmenter missed, in the bar's widths, and
+# the size its short side is reduced to for the search; windows along it square, then this many
+# times as long (a row of patches continuing the ruler strip).
+_BAND = 3.0
+_BAND_WORK_SIDE = 160
+_STRIP_WINDOW = 3
+# A grid found in a window is looked for again in the window grown, at most this many times.
+_GROW_STEPS = 1
 # Crops at least this many pixels across are also looked at reduced, where no grid was found.
 _MIN_SIDE_TO_REDUCE = 120
 
@@ -54,6 +64,12 @@ def _measure_chart_grids(frame: FrameContext) -> list[tuple[Region, ChartGrid]]:
         if is_chart(grid, min_patches) and not in_window and max(region.area_px, grid_area_px(grid)) < min_area:
             region, grid = _follow_grid(frame, region, grid, min_patches)
         found.append((region, grid))
+    if not found:
+        card = card_beside_ruler(frame.image, frame.regions, min_patches)
+        if card is not None:
+            # a region of its own in the verdict, after the segmenter's
+            frame.findings.found_regions.append(card[0])
+            found.append(card)
     return found
 
 
@@ -144,3 +160,82 @@ def _strip_windows(box: tuple[int, int, int, int]) -> list[tuple[int, int, int, 
 
 def _area(box: tuple[int, int, int, int]) -> int:
     return (box[2] - box[0]) * (box[3] - box[1])
+
+
+def card_beside_ruler(image: np.ndarray, regions: Sequence[Region],
+                      min_patches: int) -> tuple[Region, ChartGrid] | None:
+    """A small card on the strip beside the ruler is what the network most often misses (the ruler
+    and card share one strip of the copy stand): the band along the largest scale bar's line, across
+    the whole frame, reduced once and searched in overlapping square windows; a window showing a grid
+    is then read at full resolution. The card comes back as a chart region (the next id after the
+    regions', scored as the scale bar it was found beside) with its grid, or None."""
+    bar = max((r for r in regions if r.class_name == "scale_bar"), key=lambda r: r.area_px, default=None)
+    if bar is None:
+        return None
+    height, width = image.shape[:2]
+    x0, y0, x1, y1 = bar.bbox
+    horizontal = x1 - x0 >= y1 - y0
+    short = (y1 - y0) if horizontal else (x1 - x0)
+    side = max(64, int(_BAND * short))
+    centre = (y0 + y1) // 2 if horizontal else (x0 + x1) // 2
+    lo = max(0, centre - side // 2)
+    hi = min(height if horizontal else width, lo + side)
+    band = image[lo:hi, :] if horizontal else image[:, lo:hi]
+    if band.size == 0:
+        return None
+    factor = min(1.0, _BAND_WORK_SIDE / (hi - lo))
+    # thinned before it is area-averaged: a 24 MP frame's band is millions of pixels
+    stride = max(1, int(1 / (2 * factor)))
+    thinned = band[::stride, ::stride]
+    size = (max(1, round(band.shape[1] * factor)), max(1, round(band.shape[0] * factor)))
+    reduced = cv2.resize(thinned, size, interpolation=cv2.INTER_AREA) if factor < 1 else band
+    if not horizontal:
+        reduced = reduced.swapaxes(0, 1)
+    length = band.shape[1] if horizontal else band.shape[0]
+    # square windows for a card; then windows a few times longer for a strip of patches in one row
+    # along the ruler, which a square window shows too few of
+    for window in (reduced.shape[0], _STRIP_WINDOW * reduced.shape[0]):
+        for start in range(0, max(1, reduced.shape[1] - window // 2), max(1, window // 2)):
+            if not is_chart(find_patch_grid(np.ascontiguousarray(reduced[:, start:start + window])), min_patches):
+                continue
+            a, b = int(start / factor), min(length, int((start + window) / factor))
+            grid, box = _larger_grid(image, a, b, lo, hi, horizontal, min_patches)
+            if grid is not None:
+                card = _grid_box(grid, box)
+                region = Region(len(regions), "colour_chart", card, int(grid_area_px(grid)), bar.score)
+                return region, _shifted(grid, box[0] - card[0], box[1] - card[1])
+    return None
+
+
+def _larger_grid(image: np.ndarray, a: int, b: int, lo: int, hi: int, horizontal: bool,
+                 min_patches: int) -> tuple[ChartGrid | None, tuple[int, int, int, int]]:
+    """The grid in the window from a to b along the band (lo to hi across it), read at full
+    resolution; where one shows, the window is grown by half its length at both ends for as long as
+    that finds more patches (the window may hold only part of the card or strip)."""
+    length = image.shape[1] if horizontal else image.shape[0]
+    best: ChartGrid | None = None
+    best_box: tuple[int, int, int, int] = (0, 0, 0, 0)
+    for _ in range(_GROW_STEPS + 1):
+        box = (a, lo, b, hi) if horizontal else (lo, a, hi, b)
+        grid = grid_in(image, box, min_patches)
+        if not is_chart(grid, min_patches) or (best is not None and grid.count <= best.count):
+            break
+        best, best_box = grid, box
+        a, b = max(0, a - (b - a) // 2), min(length, b + (b - a) // 2)
+    return best, best_box
+
+
+def _grid_box(grid: ChartGrid, window: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+    """The card's box: its patch centres with a patch pitch around them, inside the window searched."""
+    xs = [p.centre[0] for p in grid.patches]
+    ys = [p.centre[1] for p in grid.patches]
+    x0, y0, x1, y1 = window
+    pad = grid.pitch_px
+    return (max(x0, int(x0 + min(xs) - pad)), max(y0, int(y0 + min(ys) - pad)),
+            min(x1, int(np.ceil(x0 + max(xs) + pad))), min(y1, int(np.ceil(y0 + max(ys) + pad))))
+
+
+def _shifted(grid: ChartGrid, dx: float, dy: float) -> ChartGrid:
+    """The grid with its patch centres moved by (dx, dy) crop pixels (read in one box, kept for another)."""
+    patches = [dataclasses.replace(p, centre=(p.centre[0] + dx, p.centre[1] + dy)) for p in grid.patches]
+    return dataclasses.replace(grid, patches=patches)

@@ -1,7 +1,8 @@
 """The colour-chart regions a frame really has, settled on the full-resolution frame before any check.
 
-Three ways the network's chart regions go wrong on real captures, each put right from what the
-frame shows:
+Two ways the network's chart regions go wrong on real captures, each put right from what the frame
+shows (a third, the card it misses beside the ruler, is found by the chart check:
+`chart_analysis.card_beside_ruler`):
 
 * A long target strip (colour blocks at both ends, a grey ramp and tick bands between) comes out as
   two chart regions, its end blocks, with the ruler along the strip between them called scale bar.
@@ -11,9 +12,6 @@ frame shows:
   unmistakably as a ruler (`segmenter.chart_ruler_min_bands` agreeing tick bands, more than a scale
   bar must show: a target's grey wedge makes a few), is one hue at most (a chart's patches are
   many) and shows no patch grid is a scale bar.
-* A small card at the end of the ruler is missed. Where no chart region is left, the band along the
-  largest scale bar is searched for a patch grid, and a card found there becomes a chart region
-  (scored as the scale bar it was found beside).
 """
 
 from __future__ import annotations
@@ -24,8 +22,7 @@ from dataclasses import replace
 import cv2
 import numpy as np
 
-from edge.qc.chart_analysis import grid_area_px, grid_in, shows_chart
-from edge.qc.chart_grid import ChartGrid, find_patch_grid, is_chart
+from edge.qc.chart_analysis import shows_chart
 from edge.qc.scale import Reading, scale_bar_reading
 from edge.segmentation.regions import Region
 
@@ -42,31 +39,19 @@ _LIT = 60
 _ONE_HUE_SHARE = 0.95
 _COLOURED_SHARE = 0.01
 _HUE_HALF_WINDOW = 15  # OpenCV hue units (2 degrees each)
-# The band searched along a scale bar for a chart the network missed, in the bar's widths, and the
-# size its short side is reduced to for the search.
-_BAND = 3.0
-_BAND_WORK_SIDE = 160
-_STRIP_WINDOW = 3
-# A grid found in a window is looked for again in the window grown, at most this many times.
-_GROW_STEPS = 1
 
 
 def settle_chart_regions(regions: Sequence[Region], image: np.ndarray, long_side_mm: tuple[float, float],
                          min_ruler_bands: int, min_patches: int,
                          readings: dict[int, Reading]) -> tuple[list[Region], dict[int, Reading]]:
-    """The regions with rulers called charts relabelled, target strips joined and a missed card beside
-    the ruler added; ids renumbered in order, and the ruler readings (by id) carried over, with those
-    of relabelled regions added."""
+    """The regions with rulers called charts relabelled and target strips joined; ids renumbered in
+    order, and the ruler readings (by id) carried over, with those of relabelled regions added."""
     by_box: dict[Box, Reading] = {r.bbox: readings[r.id] for r in regions if r.id in readings}
     rulers = rulers_called_charts(regions, image, long_side_mm, min_ruler_bands, min_patches)
     by_box.update(rulers)
     settled = [replace(r, class_name="scale_bar") if r.class_name == "colour_chart" and r.bbox in rulers else r
                for r in regions]
     settled = join_target_strips(settled)
-    if not any(r.class_name == "colour_chart" for r in settled):
-        card = card_beside_ruler(image, settled, min_patches)
-        if card is not None:
-            settled.append(card)
     renumbered = [replace(r, id=i) for i, r in enumerate(settled)]
     kept = {r.id: by_box[r.bbox] for r in renumbered if r.class_name == "scale_bar" and r.bbox in by_box}
     return renumbered, kept
@@ -182,73 +167,3 @@ def join_target_strips(regions: Sequence[Region]) -> list[Region]:
             if joined:
                 break
     return out
-
-
-def card_beside_ruler(image: np.ndarray, regions: Sequence[Region], min_patches: int) -> Region | None:
-    """A small card on the strip beside the ruler is what the network most often misses (the ruler
-    and card share one strip of the copy stand): the band along the largest scale bar's line, across
-    the whole frame, reduced once and searched in overlapping square windows; a window showing a grid
-    is then read at full resolution. The card comes back as a chart region, or None."""
-    bar = max((r for r in regions if r.class_name == "scale_bar"), key=lambda r: r.area_px, default=None)
-    if bar is None:
-        return None
-    height, width = image.shape[:2]
-    x0, y0, x1, y1 = bar.bbox
-    horizontal = x1 - x0 >= y1 - y0
-    short = (y1 - y0) if horizontal else (x1 - x0)
-    side = max(64, int(_BAND * short))
-    centre = (y0 + y1) // 2 if horizontal else (x0 + x1) // 2
-    lo = max(0, centre - side // 2)
-    hi = min(height if horizontal else width, lo + side)
-    band = image[lo:hi, :] if horizontal else image[:, lo:hi]
-    if band.size == 0:
-        return None
-    factor = min(1.0, _BAND_WORK_SIDE / (hi - lo))
-    # thinned before it is area-averaged: a 24 MP frame's band is millions of pixels
-    stride = max(1, int(1 / (2 * factor)))
-    thinned = band[::stride, ::stride]
-    size = (max(1, round(band.shape[1] * factor)), max(1, round(band.shape[0] * factor)))
-    reduced = cv2.resize(thinned, size, interpolation=cv2.INTER_AREA) if factor < 1 else band
-    if not horizontal:
-        reduced = reduced.swapaxes(0, 1)
-    length = band.shape[1] if horizontal else band.shape[0]
-    # square windows for a card; then windows a few times longer for a strip of patches in one row
-    # along the ruler, which a square window shows too few of
-    for window in (reduced.shape[0], _STRIP_WINDOW * reduced.shape[0]):
-        for start in range(0, max(1, reduced.shape[1] - window // 2), max(1, window // 2)):
-            if not is_chart(find_patch_grid(np.ascontiguousarray(reduced[:, start:start + window])), min_patches):
-                continue
-            a, b = int(start / factor), min(length, int((start + window) / factor))
-            grid, box = _larger_grid(image, a, b, lo, hi, horizontal, min_patches)
-            if grid is not None:
-                return Region(len(regions), "colour_chart", _grid_box(grid, box), int(grid_area_px(grid)),
-                              bar.score)
-    return None
-
-
-def _larger_grid(image: np.ndarray, a: int, b: int, lo: int, hi: int, horizontal: bool,
-                 min_patches: int) -> tuple[ChartGrid | None, Box]:
-    """The grid in the window from a to b along the band (lo to hi across it), read at full
-    resolution; where one shows, the window is grown by half its length at both ends for as long as
-    that finds more patches (the window may hold only part of the card or strip)."""
-    length = image.shape[1] if horizontal else image.shape[0]
-    best: ChartGrid | None = None
-    best_box: Box = (0, 0, 0, 0)
-    for _ in range(_GROW_STEPS + 1):
-        box = (a, lo, b, hi) if horizontal else (lo, a, hi, b)
-        grid = grid_in(image, box, min_patches)
-        if not is_chart(grid, min_patches) or (best is not None and grid.count <= best.count):
-            break
-        best, best_box = grid, box
-        a, b = max(0, a - (b - a) // 2), min(length, b + (b - a) // 2)
-    return best, best_box
-
-
-def _grid_box(grid: ChartGrid, window: Box) -> Box:
-    """The card's box: its patch centres with a patch pitch around them, inside the window searched."""
-    xs = [p.centre[0] for p in grid.patches]
-    ys = [p.centre[1] for p in grid.patches]
-    x0, y0, x1, y1 = window
-    pad = grid.pitch_px
-    return (max(x0, int(x0 + min(xs) - pad)), max(y0, int(y0 + min(ys) - pad)),
-            min(x1, int(np.ceil(x0 + max(xs) + pad))), min(y1, int(np.ceil(y0 + max(ys) + pad))))

@@ -1,6 +1,7 @@
 """The segmenter's regions checked against the full-resolution frame, before any quality check sees
-them: scale bars without a ruler dropped, the chart regions settled (`chart_regions`), then the
-scale bars grown along their rulers (`ruler_extent`)."""
+them: scale bars without a ruler dropped, then the chart regions settled (`chart_regions`). (Growing
+the scale bars along their rulers, `ruler_extent`, changes no check's input and runs beside the
+checks.)"""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ from collections.abc import Sequence
 import numpy as np
 
 from edge.qc.chart_regions import settle_chart_regions
-from edge.qc.ruler_extent import grow_along_rulers
 from edge.qc.scale import Reading, keep_ruler_regions
 from edge.qc.settings import ProfileSettings
 from edge.segmentation.regions import Region
@@ -25,6 +25,4 @@ def settle_regions(regions: Sequence[Region], image: np.ndarray, segmenter: Segm
     if segmenter.check_chart_regions:
         settled, readings = settle_chart_regions(settled, image, long_side_mm, segmenter.chart_ruler_min_bands,
                                                  profile.colour_chart.min_patches, readings)
-    if segmenter.fit_scale_bars:
-        settled = grow_along_rulers(settled, image, readings)
     return settled, readings

@@ -28,10 +28,10 @@ class SegmenterSettings(Strict):
     # a scale-bar region is kept only where the frame shows a ruler in it: at least this many bands
     # across it repeating at ruler units at one scale (0: every region kept, nothing read)
     scale_bar_min_ruler_bands: int = Field(default=0, ge=0, le=64)
-    # a scale-bar region with a ruler reading fitted to the ruler's ticks along and across it
+    # a scale-bar region with a ruler reading grown along its ruler (edge/qc/ruler_extent.py)
     fit_scale_bars: bool = False
-    # chart regions settled on the full frame: a target strip's end blocks joined, a coloured ruler
-    # called chart made scale bar, a card missed beside the ruler found by its patch grid
+    # chart regions settled on the full frame: a target strip's end blocks joined, a ruler called
+    # chart made scale bar (edge/qc/chart_regions.py)
     check_chart_regions: bool = False
     # with check_chart_regions: a chart region that shows no patch grid, is one hue and has at least
     # this many agreeing ruler bands is a ruler, reported as scale bar (0: never)

@@ -1,15 +1,15 @@
-"""Chart regions settled on the full frame: target strips joined, rulers called chart made scale bars,
-a card beside the ruler found (edge/qc/chart_regions.py, edge/qc/region_settling.py)."""
+"""Chart regions settled on the full frame: target strips joined, rulers called chart made scale bars
+(edge/qc/chart_regions.py); a card beside the ruler found by the chart check and reported
+(edge/qc/chart_analysis.py)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from edge.config import load_settings
 from edge.qc.base import FrameContext
+from edge.qc.chart_analysis import card_beside_ruler
 from edge.qc.chart_regions import is_one_hue, join_target_strips, rulers_called_charts, settle_chart_regions
 from edge.qc.colour_chart import ColourChartCheck
-from edge.qc.region_settling import settle_regions
 from edge.qc.settings import ProfileSettings
 from edge.segmentation.regions import Region
 from tests.qc.images import draw_colorchecker, paper, paste, region
@@ -92,7 +92,7 @@ def test_a_chart_with_a_ruler_along_it_stays_a_chart(herbarium: ProfileSettings)
     assert rulers_called_charts([both], image, SHEET_MM, 6, herbarium.colour_chart.min_patches) == {}
 
 
-def test_a_card_the_network_missed_is_found_beside_the_ruler(herbarium: ProfileSettings) -> None:
+def test_a_card_the_network_missed_is_found_beside_the_ruler_and_reported(herbarium: ProfileSettings) -> None:
     image = paper(2400, 1600)
     ruler = (200, 1400, 1500, 1480)
     image[ruler[1]:ruler[3], ruler[0]:ruler[2]] = 250
@@ -100,27 +100,22 @@ def test_a_card_the_network_missed_is_found_beside_the_ruler(herbarium: ProfileS
         image[ruler[1]:ruler[1] + 30, x:x + 3] = 20
     card = paste(image, draw_colorchecker(patch=22, gap=5), 1900, 1380)
     regions = [region(0, "scale_bar", ruler), region(1, "label", (100, 100, 600, 400))]
-    segmenter = load_settings(None).segmenter.model_copy(update={"scale_bar_min_ruler_bands": 0})
-    settled, _ = settle_regions(regions, image, segmenter, herbarium)
-    assert [r.id for r in settled] == [0, 1, 2]
-    found = settled[2]
-    assert found.class_name == "colour_chart"
-    # the card's box, its patch grid with a pitch around it
+    frame = FrameContext(image, regions, herbarium)
+    result = ColourChartCheck().run(frame)
+    # a region of its own, numbered after the segmenter's, for the verdict to report
+    assert result.status == "ok" and result.regions == [2], result.message
+    (found,) = frame.findings.found_regions
+    assert found.id == 2 and found.class_name == "colour_chart"
+    # the card's box: its patch grid with a pitch around it
     assert found.bbox[0] <= card[0] + 10 and found.bbox[2] >= card[2] - 10
     assert found.bbox[1] <= card[1] + 10 and found.bbox[3] >= card[3] - 10
     found_area = (found.bbox[2] - found.bbox[0]) * (found.bbox[3] - found.bbox[1])
     assert found_area < 2 * (card[2] - card[0]) * (card[3] - card[1])
-    result = ColourChartCheck().run(FrameContext(image, settled, herbarium))
-    assert result.status == "ok" and result.regions == [2], result.message
-    # no card on the ruler's line: nothing added, and the chart check finds none
+    # no card on the ruler's line: nothing found, and the chart check fails
     bare = paper(2400, 1600)
     bare[ruler[1]:ruler[3], ruler[0]:ruler[2]] = image[ruler[1]:ruler[3], ruler[0]:ruler[2]]
-    settled, _ = settle_regions(regions, bare, segmenter, herbarium)
-    assert classes(settled) == classes(regions)
-    assert ColourChartCheck().run(FrameContext(bare, settled, herbarium)).status == "fail"
-    # settling switched off: the network's regions as they come
-    off = segmenter.model_copy(update={"check_chart_regions": False})
-    assert classes(settle_regions(regions, image, off, herbarium)[0]) == classes(regions)
+    frame = FrameContext(bare, regions, herbarium)
+    assert ColourChartCheck().run(frame).status == "fail" and frame.findings.found_regions == []
 
 
 def test_a_row_of_patches_continuing_the_ruler_is_found_as_a_chart(herbarium: ProfileSettings) -> None:
@@ -135,9 +130,7 @@ def test_a_row_of_patches_continuing_the_ruler_is_found_as_a_chart(herbarium: Pr
     strip = np.concatenate([row, draw_colorchecker(patch=22, gap=4, surround=40)[30:56, :]], axis=1)
     card = paste(image, strip, 262, 1)
     regions = [region(0, "scale_bar", ruler), region(1, "specimen", (100, 200, 600, 900))]
-    segmenter = load_settings(None).segmenter.model_copy(update={"scale_bar_min_ruler_bands": 0})
-    settled, _ = settle_regions(regions, image, segmenter, herbarium)
-    charts = [r for r in settled if r.class_name == "colour_chart"]
-    assert len(charts) == 1
-    x0, y0, x1, y1 = charts[0].bbox
+    found = card_beside_ruler(image, regions, herbarium.colour_chart.min_patches)
+    assert found is not None
+    x0, y0, x1, y1 = found[0].bbox
     assert card[0] - 30 <= x0 <= card[0] + 30 and card[2] - 30 <= x1 <= card[2] + 30 and y1 <= 60

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from edge.config import load_settings
-from edge.qc.region_settling import settle_regions
 from edge.qc.ruler_extent import grow_along_rulers, ruler_box
 from edge.qc.scale import scale_bar_reading
 from edge.qc.settings import ProfileSettings
@@ -65,14 +63,3 @@ def test_a_region_without_ticks_beyond_it_and_other_classes_stay_as_found(herbar
     grown = grow_along_rulers([bar, label], image, {0: (PX_PER_MM, 4)})
     assert grown[1] == label and grown[0].bbox[2] > bar.bbox[2] + 50 * PX_PER_MM
     assert grow_along_rulers([bar, label], image, {}) == [bar, label]  # no reading: nothing to grow by
-
-
-def test_growing_is_part_of_settling_and_can_be_switched_off(herbarium: ProfileSettings) -> None:
-    image, ruler = frame_with_ruler()
-    bar = region(0, "scale_bar", (ruler[0], ruler[1], ruler[0] + int(28 * PX_PER_MM), ruler[3]))
-    segmenter = load_settings(None).segmenter
-    assert segmenter.fit_scale_bars
-    (settled,), readings = settle_regions([bar], image, segmenter, herbarium)
-    assert settled.bbox[2] > bar.bbox[2] + 50 * PX_PER_MM and 0 in readings
-    off = segmenter.model_copy(update={"fit_scale_bars": False})
-    assert settle_regions([bar], image, off, herbarium)[0] == [bar]
