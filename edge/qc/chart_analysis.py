@@ -210,8 +210,8 @@ def card_beside_ruler(image: np.ndarray, regions: Sequence[Region],
 def _larger_grid(image: np.ndarray, a: int, b: int, lo: int, hi: int, horizontal: bool,
                  min_patches: int) -> tuple[ChartGrid | None, tuple[int, int, int, int]]:
     """The grid in the window from a to b along the band (lo to hi across it), read at full
-    resolution; where one shows, the window is grown by half its length at both ends for as long as
-    that finds more patches (the window may hold only part of the card or strip)."""
+    resolution; where one shows, the window is grown by half its length at both ends (up to
+    _GROW_STEPS times) while that finds more patches (the window may hold only part of the card)."""
     length = image.shape[1] if horizontal else image.shape[0]
     best: ChartGrid | None = None
     best_box: tuple[int, int, int, int] = (0, 0, 0, 0)

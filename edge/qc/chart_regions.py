@@ -98,7 +98,7 @@ def is_one_hue(crop: np.ndarray) -> bool:
         return True
     if crop.dtype == np.uint16:
         crop = (crop >> 8).astype(np.uint8)
-    # a large crop is judged from every fourth pixel: shares, not detail, are wanted
+    # a large crop is judged from a subsample of about 250,000 pixels: shares, not detail, are wanted
     step = max(1, int(np.sqrt(crop.shape[0] * crop.shape[1] / 250_000)))
     hsv = cv2.cvtColor(np.ascontiguousarray(crop[::step, ::step]), cv2.COLOR_BGR2HSV)
     coloured = (hsv[..., 1] > _SATURATED) & (hsv[..., 2] > _LIT)

@@ -18,7 +18,7 @@ from edge.segmentation.settings import SegmenterSettings
 
 def settle_regions(regions: Sequence[Region], image: np.ndarray, segmenter: SegmenterSettings,
                    profile: ProfileSettings) -> tuple[list[Region], dict[int, Reading]]:
-    """The regions a verdict reports, ids in order, and the ruler readings made on the way (by id)."""
+    """The regions the checks see, ids in order, and the ruler readings made on the way (by id)."""
     frame_mm = profile.scale.frame_long_side_mm
     long_side_mm = (frame_mm[0], frame_mm[1])
     settled, readings = keep_ruler_regions(regions, image, long_side_mm, segmenter.scale_bar_min_ruler_bands)
