@@ -186,10 +186,11 @@ def find_regions(seg: Segmentation, frame_hw: tuple[int, int], rules: Rules) -> 
 def frame_regions(frame: Frame, rules: Rules) -> list[Region]:
     """The regions the service reports for a frame (`edge.qc.region_settling`): `find_regions`, less
     the scale-bar regions whose crop of the full-resolution frame showed fewer ruler bands than the
-    rules ask, then the chart regions settled, then the scale bars fitted to their rulers. What needs
-    the full frame (ruler bands, which chart regions are plain rulers, the card beside the ruler,
-    each ruler's fitted box) was read in `run_frames` for the regions of
-    the configured rules; a region only another rule set makes was not read and is kept as it is."""
+    rules ask, then the chart regions settled, the card the chart check finds beside the ruler added,
+    and the scale bars grown along their rulers. What needs the full frame (ruler bands, which chart
+    regions are plain rulers, the card, each ruler's grown box) was read in `run_frames` for the
+    regions of the configured rules; a region only another rule set makes was not read and is kept
+    as it is."""
     found = find_regions(frame.seg, frame.hw, rules)
     min_bands = int(rules.get("scale_bar_min_ruler_bands", 0))
     if min_bands > 0:
@@ -365,7 +366,7 @@ class Frame:
     iou: tuple[int, int] | None = None  # specimen intersection and union where a mask exists
     # agreeing ruler bands in each scale-bar region (by box) of the configured rules, read at full size
     ruler_bands: dict[tuple[int, int, int, int], int] = field(default_factory=dict)
-    # each scale-bar region's box (as found) fitted to its ruler's ticks, where it has a reading
+    # each scale-bar region's box (as found) grown along its ruler, where it has a reading
     ruler_fits: dict[tuple[int, int, int, int], tuple[int, int, int, int]] = field(default_factory=dict)
     # agreeing ruler bands of the chart regions (by box) of the configured rules that are one hue and
     # show no patch grid (0: not so), and the card found beside the ruler where those rules leave no
@@ -440,7 +441,7 @@ def run_frames(
         # the chart check looks for a card beside the ruler where no chart region is left, and the
         # verdict reports it (edge.qc.chart_analysis)
         settled = frame_regions(frame, rules | {"fit_scale_bars": False})
-        if scale_bars and not any(r.class_name == "colour_chart" for r in settled):
+        if not any(r.class_name == "colour_chart" for r in settled):
             card = card_beside_ruler(full, settled, min_patches)
             frame.card_beside_ruler = card[0] if card is not None else None
         frames.append(frame)
