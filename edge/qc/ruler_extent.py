@@ -15,7 +15,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from edge.qc.scale import Reading, agreeing_bands
+from edge.qc.scale import Reading, agreeing_band_count
 from edge.segmentation.regions import Region
 
 Box = tuple[int, int, int, int]
@@ -28,13 +28,13 @@ _MIN_BANDS = 2
 
 def grow_along_rulers(regions: Sequence[Region], image: np.ndarray, readings: dict[int, Reading]) -> list[Region]:
     """The regions, each scale-bar region with a reading grown along its ruler (ids unchanged)."""
-    fitted = []
+    grown = []
     for region in regions:
         reading = readings.get(region.id)
         if region.class_name == "scale_bar" and reading is not None:
             region = replace(region, bbox=ruler_box(image, region.bbox, reading[0]))
-        fitted.append(region)
-    return fitted
+        grown.append(region)
+    return grown
 
 
 def ruler_box(image: np.ndarray, box: Box, px_per_mm: float) -> Box:
@@ -56,7 +56,7 @@ def ruler_box(image: np.ndarray, box: Box, px_per_mm: float) -> Box:
             return False
         crop = image[low:high, a:b] if along_x else image[a:b, low:high]
         gray = crop[..., 1] if crop.ndim == 3 else crop
-        return len(agreeing_bands(gray, px_per_mm)) >= _MIN_BANDS
+        return agreeing_band_count(gray, px_per_mm) >= _MIN_BANDS
 
     # a window shows the ruler while the ruler fills about half of it or more, so a window past the
     # box that shows it is taken to the middle of its outer half: under half a window past the end

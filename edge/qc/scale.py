@@ -147,26 +147,23 @@ def ruler_reading(gray: np.ndarray, long_side_px: int | None = None,
         share = _FINEST_SHARE
     lo = max(_MIN_PERIOD_PX, min(r[1] for r in readings))
     hi = min(max(r[2] for r in readings), (length - 1) / _MIN_REPEATS)
-    combs = [(period, score) for period, score, _ in band_combs(gray, lo, hi, share)]
+    combs = band_combs(gray, lo, hi, share)
     if not combs:
         return None
     px_per_mm = _px_per_mm_of_combs(combs, readings, with_frame_range=bool(long_side_px))
     return (px_per_mm, _agreeing_bands(px_per_mm, combs)) if px_per_mm is not None else None
 
 
-def band_combs(gray: np.ndarray, lo: float, hi: float,
-               share: float = _FUNDAMENTAL_SHARE) -> list[tuple[float, float, tuple[int, int]]]:
-    """The periodic bands of a ruler crop (grey, any orientation): each band's comb period (px, between
-    lo and hi), its score, and its extent across the crop's short side (crop pixels)."""
+def band_combs(gray: np.ndarray, lo: float, hi: float, share: float = _FUNDAMENTAL_SHARE) -> list[tuple[float, float]]:
+    """The periodic bands across a ruler crop (grey, any orientation): each band's comb period (px,
+    between lo and hi) and its score."""
     along = 1 if gray.shape[1] >= gray.shape[0] else 0  # the ruler's long axis
     length, across = gray.shape[along], gray.shape[1 - along]
     if length < 40 or across < 2:
         return []
     # tick edges run across the long side: gradient along it, summed over bands of the short side
     # (every other line across a wide ruler: ticks are many lines long)
-    step = 1
     if across > 64:
-        step = 2
         gray = gray[::2] if along == 1 else gray[:, ::2]
         across = gray.shape[1 - along]
     diff = np.abs(np.diff(gray.astype(np.float32), axis=along))
@@ -184,27 +181,26 @@ def band_combs(gray: np.ndarray, lo: float, hi: float,
     profiles = _without_block_grid(profiles)
     acfs = _autocorrelation(profiles)
     spreads = profiles.std(axis=1)
-    combs: list[tuple[float, float, tuple[int, int]]] = []
-    for (a, b), acf, spread in zip(bands, acfs, spreads, strict=True):
+    combs: list[tuple[float, float]] = []
+    for acf, spread in zip(acfs, spreads, strict=True):
         comb = _comb_period(acf, lo, hi, share)
         if comb is None or comb[0] < lo:
             continue
         # the tick band: the strongest periodic edges (correlation times the profile's spread), the
         # more so the more often the comb repeats (a ruler repeats its millimetres far more often
         # than colour patches or printed text their spacing; faint texture in the surround is weak)
-        combs.append((comb[0], comb[1] * float(spread) * (length / comb[0]) ** 0.5, (a * step, b * step)))
+        combs.append((comb[0], comb[1] * float(spread) * (length / comb[0]) ** 0.5))
     return combs
 
 
-def agreeing_bands(gray: np.ndarray, px_per_mm: float) -> list[tuple[int, int]]:
-    """The bands of a crop (their extents across it) that repeat at a ruler unit at this scale."""
+def agreeing_band_count(gray: np.ndarray, px_per_mm: float) -> int:
+    """How many bands across a crop repeat at a ruler unit at this scale."""
     length = max(gray.shape[:2])
     lo = max(_MIN_PERIOD_PX, px_per_mm * min(_RULER_UNITS_MM) * (1 - _PAIR_TOLERANCE))
     hi = min(px_per_mm * max(_RULER_UNITS_MM) * (1 + _PAIR_TOLERANCE), (length - 1) / _MIN_REPEATS)
     if hi <= lo:
-        return []
-    return [extent for period, score, extent in band_combs(gray, lo, hi)
-            if _agreeing_bands(px_per_mm, [(period, score)])]
+        return 0
+    return _agreeing_bands(px_per_mm, band_combs(gray, lo, hi))
 
 
 def _px_per_mm_of_combs(combs: list[tuple[float, float]], readings: list[tuple[float, float, float]],
