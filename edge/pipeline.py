@@ -105,7 +105,7 @@ class FramePipeline:
         started = {check.name: self._check_pool.submit(check.run, context) for check in self._start_order}
         # scale bars grown along their rulers for the verdict: no check looks at their extent
         grown = self._check_pool.submit(grow_along_rulers, regions, decoded.full, ruler_readings) \
-            if rules.fit_scale_bars else None
+            if rules.grow_scale_bars else None
         results += [started[check.name].result() for check in self.checks]
         reported = [*(grown.result() if grown is not None else regions), *context.findings.found_regions]
         accepted = not any(r.status == "fail" for r in results)

@@ -143,11 +143,14 @@ def test_scale_bar_ruler_bands_default_and_bounds(tmp_path: Path) -> None:
         load_settings(write(tmp_path, "segmenter:\n  scale_bar_min_ruler_bands: -1\n"))
 
 
-def test_chart_region_settling_defaults_and_bounds(tmp_path: Path) -> None:
+def test_chart_and_ruler_settling_defaults_and_bounds(tmp_path: Path) -> None:
     defaults = load_settings(None).segmenter
     assert defaults.check_chart_regions is True and defaults.chart_ruler_min_bands == 6
-    off = load_settings(write(tmp_path, "segmenter:\n  check_chart_regions: false\n  chart_ruler_min_bands: 0\n"))
+    assert defaults.grow_scale_bars is True
+    off = load_settings(write(tmp_path, "segmenter:\n  check_chart_regions: false\n  chart_ruler_min_bands: 0\n"
+                                        "  grow_scale_bars: false\n"))
     assert off.segmenter.check_chart_regions is False and off.segmenter.chart_ruler_min_bands == 0
+    assert off.segmenter.grow_scale_bars is False
     with pytest.raises(ConfigError, match="segmenter.chart_ruler_min_bands"):
         load_settings(write(tmp_path, "segmenter:\n  chart_ruler_min_bands: 65\n"))
     with pytest.raises(ConfigError, match="segmenter.check_chart_regions"):

@@ -174,7 +174,7 @@ def test_a_ruler_found_in_part_is_reported_along_its_length_with_the_card_beside
         (found,) = [r for r in verdict["regions"] if r["class"] == name]
         return found
 
-    as_found = judge(station(segmenter={"fit_scale_bars": False}), path).verdict
+    as_found = judge(station(segmenter={"grow_scale_bars": False}), path).verdict
     assert only(as_found, "scale_bar")["bbox"][2] < 400
     v = judge(station(), path).verdict
     verdict_schema(v)

@@ -203,7 +203,7 @@ def frame_regions(frame: Frame, rules: Rules) -> list[Region]:
         found = join_target_strips(found)
     if frame.card_beside_ruler is not None and not any(r.class_name == "colour_chart" for r in found):
         found.append(frame.card_beside_ruler)
-    if rules.get("fit_scale_bars"):
+    if rules.get("grow_scale_bars"):
         found = [replace(r, bbox=frame.ruler_fits.get(r.bbox, r.bbox)) if r.class_name == "scale_bar" else r
                  for r in found]
     return found
@@ -440,7 +440,7 @@ def run_frames(
                     frame.ruler_fits[chart.bbox] = ruler_box(full, chart.bbox, reading[0])
         # the chart check looks for a card beside the ruler where no chart region is left, and the
         # verdict reports it (edge.qc.chart_analysis)
-        settled = frame_regions(frame, rules | {"fit_scale_bars": False})
+        settled = frame_regions(frame, rules | {"grow_scale_bars": False})
         if not any(r.class_name == "colour_chart" for r in settled):
             card = card_beside_ruler(full, settled, min_patches)
             frame.card_beside_ruler = card[0] if card is not None else None
@@ -663,7 +663,7 @@ def region_rules(seg: OnnxSegmenter) -> dict[str, Any]:
         "min_region_score_by_class": dict(rules.min_region_score_by_class),
         "region_join_gap": dict(rules.region_join_gap),
         "scale_bar_min_ruler_bands": rules.scale_bar_min_ruler_bands,
-        "fit_scale_bars": rules.fit_scale_bars,
+        "grow_scale_bars": rules.grow_scale_bars,
         "check_chart_regions": rules.check_chart_regions,
         "chart_ruler_min_bands": rules.chart_ruler_min_bands,
     }

@@ -29,7 +29,7 @@ class SegmenterSettings(Strict):
     # across it repeating at ruler units at one scale (0: every region kept, nothing read)
     scale_bar_min_ruler_bands: int = Field(default=0, ge=0, le=64)
     # a scale-bar region with a ruler reading grown along its ruler (edge/qc/ruler_extent.py)
-    fit_scale_bars: bool = False
+    grow_scale_bars: bool = False
     # chart regions settled on the full frame: a target strip's end blocks joined, a ruler called
     # chart made scale bar (edge/qc/chart_regions.py)
     check_chart_regions: bool = False
