@@ -27,8 +27,6 @@ _WINDOW = 2.0
 _BAND = 3.0
 _BAND_WORK_SIDE = 160
 _STRIP_WINDOW = 3
-# A grid found in a window is looked for again in the window grown, at most this many times.
-_GROW_STEPS = 1
 # Crops at least this many pixels across are also looked at reduced, where no grid was found.
 _MIN_SIDE_TO_REDUCE = 120
 
@@ -210,18 +208,18 @@ def card_beside_ruler(image: np.ndarray, regions: Sequence[Region],
 def _larger_grid(image: np.ndarray, a: int, b: int, lo: int, hi: int, horizontal: bool,
                  min_patches: int) -> tuple[ChartGrid | None, tuple[int, int, int, int]]:
     """The grid in the window from a to b along the band (lo to hi across it), read at full
-    resolution; where one shows, the window is grown by half its length at both ends (up to
-    _GROW_STEPS times) while that finds more patches (the window may hold only part of the card)."""
+    resolution; where one shows, the grid of the window grown by half its length at both ends when
+    that finds more patches (the window may hold only part of the card)."""
     length = image.shape[1] if horizontal else image.shape[0]
+    grown = (max(0, a - (b - a) // 2), min(length, b + (b - a) // 2))
     best: ChartGrid | None = None
     best_box: tuple[int, int, int, int] = (0, 0, 0, 0)
-    for _ in range(_GROW_STEPS + 1):
-        box = (a, lo, b, hi) if horizontal else (lo, a, hi, b)
+    for start, stop in ((a, b), grown):
+        box = (start, lo, stop, hi) if horizontal else (lo, start, hi, stop)
         grid = grid_in(image, box, min_patches)
         if not is_chart(grid, min_patches) or (best is not None and grid.count <= best.count):
             break
         best, best_box = grid, box
-        a, b = max(0, a - (b - a) // 2), min(length, b + (b - a) // 2)
     return best, best_box
 
 
