@@ -4,6 +4,7 @@ import cv2
 import numpy as np
 import pytest
 
+from edge.config import load_settings
 from edge.qc.base import FrameContext
 from edge.qc.blur import BlurCheck
 from edge.qc.settings import ProfileSettings
@@ -183,3 +184,16 @@ def test_a_sharp_strip_inside_a_blurred_region_does_not_vouch_for_it() -> None:
     assert whole is not None and label_only is not None
     assert whole.width_px == pytest.approx(label_only.width_px, rel=0.15)
     assert whole.width_px > 4.0
+
+
+def test_a_slide_station_allows_the_wider_edges_of_its_magnification(herbarium: ProfileSettings) -> None:
+    # Text whose edges are as wide as a sharp slide station capture's labels (about 3.3 px):
+    # a sheet station sends it back, the slide profile accepts it and still sends back a blurred one.
+    slides = load_settings(None).profiles["microscope_slide"]
+    regions = [region(0, "label", LABEL)]
+    high_magnification = FrameContext(label_frame(1.4), regions, slides)
+    result = BlurCheck().run(high_magnification)
+    assert result.status == "ok" and isinstance(result.value, float) and 3.0 < result.value < 3.6
+    assert BlurCheck().run(FrameContext(label_frame(1.4), regions, herbarium)).status == "fail"
+    blurred = BlurCheck().run(FrameContext(label_frame(2.6), regions, slides))
+    assert blurred.status == "fail" and blurred.message.startswith("Label text is blurred")
