@@ -155,6 +155,11 @@ def test_chart_and_ruler_settling_defaults_and_bounds(tmp_path: Path) -> None:
         load_settings(write(tmp_path, "segmenter:\n  chart_ruler_min_bands: 65\n"))
     with pytest.raises(ConfigError, match="segmenter.check_chart_regions"):
         load_settings(write(tmp_path, "segmenter:\n  check_chart_regions: sometimes\n"))
+    assert defaults.stamp_ruler_min_bands == 10
+    assert load_settings(write(tmp_path, "segmenter:\n  stamp_ruler_min_bands: 0\n")).segmenter \
+        .stamp_ruler_min_bands == 0
+    with pytest.raises(ConfigError, match="segmenter.stamp_ruler_min_bands"):
+        load_settings(write(tmp_path, "segmenter:\n  stamp_ruler_min_bands: -2\n"))
 
 
 def test_per_class_score_floors_name_known_classes_and_lie_between_0_and_1(tmp_path: Path) -> None:

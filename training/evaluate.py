@@ -186,9 +186,10 @@ def find_regions(seg: Segmentation, frame_hw: tuple[int, int], rules: Rules) -> 
 def frame_regions(frame: Frame, rules: Rules) -> list[Region]:
     """The regions the service reports for a frame (`edge.qc.region_settling`): `find_regions`, less
     the scale-bar regions whose crop of the full-resolution frame showed fewer ruler bands than the
-    rules ask, then the chart regions settled, the card the chart check finds beside the ruler added,
-    and the scale bars grown along their rulers. What needs the full frame (ruler bands, which chart
-    regions are plain rulers, the card, each ruler's grown box) was read in `run_frames` for the
+    rules ask, then the chart regions settled, a ruler called stamp made scale bar where no scale bar
+    is left, the card the chart check finds beside the ruler added, and the scale bars grown along
+    their rulers. What needs the full frame (ruler bands, which chart and stamp regions are rulers,
+    the card, each ruler's grown box) was read in `run_frames` for the
     regions of the configured rules; a region only another rule set makes was not read and is kept
     as it is."""
     found = find_regions(frame.seg, frame.hw, rules)
@@ -201,6 +202,10 @@ def frame_regions(frame: Frame, rules: Rules) -> list[Region]:
         found = [replace(r, class_name="scale_bar") if r.class_name == "colour_chart" and min_chart_bands > 0
                  and frame.chart_ruler_bands.get(r.bbox, 0) >= min_chart_bands else r for r in found]
         found = join_target_strips(found)
+    min_stamp_bands = int(rules.get("stamp_ruler_min_bands", 0))
+    if min_stamp_bands > 0 and not any(r.class_name == "scale_bar" for r in found):
+        found = [replace(r, class_name="scale_bar") if r.class_name == "stamp"
+                 and frame.stamp_ruler_bands.get(r.bbox, 0) >= min_stamp_bands else r for r in found]
     if frame.card_beside_ruler is not None and not any(r.class_name == "colour_chart" for r in found):
         found.append(frame.card_beside_ruler)
     if rules.get("grow_scale_bars"):
@@ -373,6 +378,8 @@ class Frame:
     # chart region
     chart_ruler_bands: dict[tuple[int, int, int, int], int] = field(default_factory=dict)
     card_beside_ruler: Region | None = None
+    # agreeing ruler bands of the stamp regions (by box) of the configured rules (0: none)
+    stamp_ruler_bands: dict[tuple[int, int, int, int], int] = field(default_factory=dict)
     evaluated: bool = True  # a kind the figures cover (REAL_KINDS); else kept for its mask only
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -418,8 +425,9 @@ def run_frames(
         found = find_regions(s, (h, w), rules)
         scale_bars = [x for x in found if x.class_name == "scale_bar"]
         charts = [x for x in found if x.class_name == "colour_chart"]
+        stamps = [x for x in found if x.class_name == "stamp"] if seg.rules.stamp_ruler_min_bands > 0 else []
         # the full frame, decoded once for what needs it
-        needs_full = mask is not None or scale_bars or charts
+        needs_full = mask is not None or scale_bars or charts or stamps
         full = decode_full(raw).full if needs_full else np.zeros((0, 0, 3), np.uint8)
         if mask is not None:
             # the class map `check --masks` writes, drawn at the mask's size along the frame's edges
@@ -438,6 +446,12 @@ def run_frames(
                 frame.chart_ruler_bands[chart.bbox] = reading[1] if reading is not None else 0
                 if reading is not None:
                     frame.ruler_fits[chart.bbox] = ruler_box(full, chart.bbox, reading[0])
+        for stamp in stamps:
+            # as the service reads them (edge.qc.stamp_regions) where a frame has no scale bar left
+            reading = scale_bar_reading(full, stamp, seg.frame_long_side_mm)
+            frame.stamp_ruler_bands[stamp.bbox] = reading[1] if reading is not None else 0
+            if reading is not None:
+                frame.ruler_fits[stamp.bbox] = ruler_box(full, stamp.bbox, reading[0])
         # the chart check looks for a card beside the ruler where no chart region is left, and the
         # verdict reports it (edge.qc.chart_analysis)
         settled = frame_regions(frame, rules | {"grow_scale_bars": False})
@@ -616,6 +630,22 @@ def recheck_rules(frames: Sequence[Frame], rules: Rules) -> dict[str, Any]:
     for v in (0, 4, 6, 8, 10, 12):
         r = rules | {"chart_ruler_min_bands": v}
         sweeps.setdefault("chart_ruler_min_bands", []).append((v, summarise(frames, r)))
+    # stamp regions: the ruler bands of those on a labelled stamp (evenly spaced letters or digits
+    # make a few) and of the others
+    on_stamp: list[int] = []
+    not_stamp: list[int] = []
+    for f in frames:
+        if not f.evaluated:
+            continue
+        for region in find_regions(f.seg, f.hw, rules):
+            if region.class_name == "stamp":
+                bands = f.stamp_ruler_bands.get(region.bbox, 0)
+                on_a_stamp = any(boxes_match(region.bbox, t) for t in f.truths.get("stamp", []))
+                (on_stamp if on_a_stamp else not_stamp).append(bands)
+    out["ruler_bands_of_stamp_regions"] = {"on a labelled stamp": sorted(on_stamp), "others": sorted(not_stamp)}
+    for v in (0, 6, 8, 10, 12, 16):
+        r = rules | {"stamp_ruler_min_bands": v}
+        sweeps.setdefault("stamp_ruler_min_bands", []).append((v, summarise(frames, r)))
     out["configured_chart_floor"] = chart_floor
     out["sweeps"] = {
         k: [{"value": v, **_brief(s)} for v, s in rows] for k, rows in sweeps.items()
@@ -642,6 +672,9 @@ def print_recheck(rc: dict[str, Any]) -> None:
     plain = rc["ruler_bands_of_plain_chart_regions"]
     print(f"  ruler bands of chart regions without patches, of one hue: on a labelled chart "
           f"{plain['on a labelled chart']}, others {plain['others']}")
+    stamps = rc["ruler_bands_of_stamp_regions"]
+    print(f"  ruler bands of stamp regions: on a labelled stamp {stamps['on a labelled stamp']}, "
+          f"others {stamps['others']}")
     keys = ("colour_chart", "barcode", "scale_bar", "label", "stamp", "specimen")
     print(f"  {'rule':<20}{'value':>8}{'chartR':>8}" + "".join(f"{k[:9] + ' R/P':>15}" for k in keys))
     for rule, rows in rc["sweeps"].items():
@@ -666,6 +699,7 @@ def region_rules(seg: OnnxSegmenter) -> dict[str, Any]:
         "grow_scale_bars": rules.grow_scale_bars,
         "check_chart_regions": rules.check_chart_regions,
         "chart_ruler_min_bands": rules.chart_ruler_min_bands,
+        "stamp_ruler_min_bands": rules.stamp_ruler_min_bands,
     }
 
 

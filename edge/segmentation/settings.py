@@ -36,6 +36,9 @@ class SegmenterSettings(Strict):
     # with check_chart_regions: a chart region that shows no patch grid, is one hue and has at least
     # this many agreeing ruler bands is a ruler, reported as scale bar (0: never)
     chart_ruler_min_bands: int = Field(default=0, ge=0, le=64)
+    # in a frame without a scale-bar region, a stamp region with at least this many agreeing ruler
+    # bands is a ruler, reported as scale bar (edge/qc/stamp_regions.py; 0: never)
+    stamp_ruler_min_bands: int = Field(default=0, ge=0, le=64)
 
     @field_validator("region_join_gap", "min_region_score_by_class")
     @classmethod
