@@ -304,11 +304,39 @@ def previous_training_record(init: Path) -> Any:
     return json.loads(prev.read_text()) if prev.exists() else init.name
 
 
+def cache_seeds(folder: Path) -> list[int]:
+    """The seeds of the complete samples (image and mask) in a cache folder."""
+    masks = (p.name.split(".", 1)[0] for p in folder.glob("*.mask.png"))
+    return sorted(int(s) for s in masks if s.isdigit() and (folder / f"{s}.png").exists())
+
+
+def mixed_sample_folder(target: Path, sources: Sequence[tuple[Path, Sequence[int]]]) -> Path:
+    """One folder of links to the samples of several cache folders, so that training draws from all
+    of them as from one cache. Their seed ranges must not overlap (each cache has its own seed base)."""
+    target.mkdir(parents=True, exist_ok=True)
+    seen: set[int] = set()
+    for folder, seeds in sources:
+        clash = seen.intersection(seeds)
+        if clash:
+            raise SystemExit(f"{folder}: seed {min(clash)} is also in another cache; give each its own --seed-base")
+        seen.update(seeds)
+        for s in seeds:
+            for name in (f"{s}.png", f"{s}.mask.png"):
+                link = target / name
+                if not link.exists():
+                    link.symlink_to((folder / name).resolve())
+    return target
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description="Train the segmenter on synthetic samples (CPU or CUDA).")
     ap.add_argument("--cache", type=Path, default=DEFAULT_CACHE_ROOT)
     ap.add_argument("--generator", default=DEFAULT_GENERATOR, help="module:function")
     ap.add_argument("--samples", type=int, default=3000)
+    ap.add_argument(
+        "--also-cache", type=Path, action="append", default=[],
+        help="a further pre-generated cache folder (e.g. an earlier generator's, own seed base) trained on too",
+    )
     ap.add_argument("--val-samples", type=int, default=48)
     ap.add_argument("--long-side", type=int, default=1536, help="generator output long side (px)")
     ap.add_argument("--canvas", type=parse_hw, default=(768, 512))
@@ -362,7 +390,17 @@ def main(argv: list[str] | None = None) -> None:
     seeds = cached_seeds(folder, range(TRAIN_SEED_BASE, TRAIN_SEED_BASE + a.samples))
     val_seeds = cached_seeds(val_folder, range(VALIDATION_SEED_BASE, VALIDATION_SEED_BASE + a.val_samples))
     cache_minutes = (time.monotonic() - started) / 60
+    # class weights from the generator's own cache; the further caches only add samples
     freq = class_pixel_frequency(folder, seeds)
+    primary_folder = folder
+    also = [(d, cache_seeds(d)) for d in a.also_cache]
+    if also:
+        for d, extra in also:
+            print(f"also training on {len(extra)} samples of {d.name}", flush=True)
+        folder = mixed_sample_folder(a.out / "mixed_samples", [(folder, seeds), *also])
+        seeds = seeds + [s for _, extra in also for s in extra]
+        # the whole-canvas epochs draw from every cache alike
+        spread = random.Random(a.seed).sample(seeds, len(seeds))
     weights = class_weights(freq)
     print("pixel share", dict(zip(CLASS_NAMES, np.round(freq, 4).tolist(), strict=True)), flush=True)
     print(
@@ -389,7 +427,8 @@ def main(argv: list[str] | None = None) -> None:
     )
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=1e-4)
     crop_steps = a.epochs * (len(seeds) // a.batch)
-    full_seeds = seeds[: a.full_samples] if a.full_samples > 0 else seeds
+    pool = spread if also else seeds
+    full_seeds = pool[: a.full_samples] if a.full_samples > 0 else seeds
     full_steps = a.full_epochs * (len(full_seeds) // a.full_batch)
     total = max(1, crop_steps + full_steps)
     warmup = min(200, total // 10)
@@ -499,7 +538,8 @@ def main(argv: list[str] | None = None) -> None:
         "dice": a.dice,
         "lovasz": a.lovasz,
         "generator": a.generator,
-        "generator_fingerprint": folder.name.split("_")[0],
+        "generator_fingerprint": primary_folder.name.split("_")[0],
+        "also_caches": {d.name: len(extra) for d, extra in also},
         "cache_minutes": round(cache_minutes, 1),
         "wall_minutes": round(wall, 1),
         "torch": torch.__version__,

@@ -122,6 +122,30 @@ def test_cpu_training_with_loader_workers_gives_an_exportable_checkpoint(tmp_pat
     assert (tmp_path / "tiny.onnx").stat().st_size > 0
 
 
+def test_training_also_draws_from_a_further_cache(tmp_path: Path) -> None:
+    # an earlier generator's cache, with its own seed base, is trained on beside the generator's own
+    cache, out = tmp_path / "cache", tmp_path / "run"
+    write_tiny_cache(cache, TRAIN_SEED_BASE, 8)
+    write_tiny_cache(cache, VALIDATION_SEED_BASE, 2)
+    earlier = write_tiny_cache(tmp_path / "earlier", 30_000_000, 4)
+    (earlier / "30000009.tmp.png").write_bytes(b"")  # a killed write is no sample
+    args = [
+        "--cache", str(cache), "--samples", "8", "--val-samples", "2", "--canvas", "128x96",
+        "--crop", "64x64", "--epochs", "1", "--full-epochs", "0", "--batch", "4", "--width", "16",
+        "--workers", "1", "--threads", "1", "--also-cache", str(earlier), "--out", str(out),
+    ]  # fmt: skip
+    main(args)
+    info = json.loads((out / "train_info.json").read_text())
+    assert info["samples"] == 12 and info["steps"] == 3 and info["also_caches"] == {earlier.name: 4}
+    links = sorted(p.name for p in (out / "mixed_samples").iterdir())
+    assert len(links) == 24 and "30000003.mask.png" in links
+    assert (out / "mixed_samples" / "30000000.png").resolve() == (earlier / "30000000.png").resolve()
+    # caches whose seeds overlap are refused: one sample would hide another
+    clash = write_tiny_cache(tmp_path / "clash", TRAIN_SEED_BASE, 2)
+    with pytest.raises(SystemExit, match="seed 0 is also in another cache"):
+        main([*args[:-4], "--also-cache", str(clash), "--out", str(tmp_path / "run2")])
+
+
 def test_device_script_parses() -> None:
     subprocess.run(["bash", "-n", str(SCRIPT)], check=True)
 
