@@ -512,6 +512,7 @@ def main(argv: list[str] | None = None) -> None:
                     "cache": str(a.cache),
                     "out": str(a.out),
                     "init": str(a.init),
+                    "also_cache": [str(d) for d in a.also_cache],  # plain types: checkpoints load weights-only
                     "canvas": list(a.canvas),
                     "crop": list(a.crop),
                 },

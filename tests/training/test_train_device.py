@@ -140,6 +140,10 @@ def test_training_also_draws_from_a_further_cache(tmp_path: Path) -> None:
     links = sorted(p.name for p in (out / "mixed_samples").iterdir())
     assert len(links) == 24 and "30000003.mask.png" in links
     assert (out / "mixed_samples" / "30000000.png").resolve() == (earlier / "30000000.png").resolve()
+    # the checkpoint loads as the export loads it (weights only: no paths inside)
+    from training.model import load_checkpoint
+
+    assert load_checkpoint(out / "last.pt") is not None
     # caches whose seeds overlap are refused: one sample would hide another
     clash = write_tiny_cache(tmp_path / "clash", TRAIN_SEED_BASE, 2)
     with pytest.raises(SystemExit, match="seed 0 is also in another cache"):
