@@ -393,6 +393,7 @@ def main(argv: list[str] | None = None) -> None:
     # class weights from the generator's own cache; the further caches only add samples
     freq = class_pixel_frequency(folder, seeds)
     primary_folder = folder
+    full_pool = seeds
     also = [(d, cache_seeds(d)) for d in a.also_cache]
     if also:
         for d, extra in also:
@@ -400,7 +401,7 @@ def main(argv: list[str] | None = None) -> None:
         folder = mixed_sample_folder(a.out / "mixed_samples", [(folder, seeds), *also])
         seeds = seeds + [s for _, extra in also for s in extra]
         # the whole-canvas epochs draw from every cache alike
-        spread = random.Random(a.seed).sample(seeds, len(seeds))
+        full_pool = random.Random(a.seed).sample(seeds, len(seeds))
     weights = class_weights(freq)
     print("pixel share", dict(zip(CLASS_NAMES, np.round(freq, 4).tolist(), strict=True)), flush=True)
     print(
@@ -427,8 +428,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=1e-4)
     crop_steps = a.epochs * (len(seeds) // a.batch)
-    pool = spread if also else seeds
-    full_seeds = pool[: a.full_samples] if a.full_samples > 0 else seeds
+    full_seeds = full_pool[: a.full_samples] if a.full_samples > 0 else seeds
     full_steps = a.full_epochs * (len(full_seeds) // a.full_batch)
     total = max(1, crop_steps + full_steps)
     warmup = min(200, total // 10)

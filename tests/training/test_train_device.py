@@ -131,12 +131,13 @@ def test_training_also_draws_from_a_further_cache(tmp_path: Path) -> None:
     (earlier / "30000009.tmp.png").write_bytes(b"")  # a killed write is no sample
     args = [
         "--cache", str(cache), "--samples", "8", "--val-samples", "2", "--canvas", "128x96",
-        "--crop", "64x64", "--epochs", "1", "--full-epochs", "0", "--batch", "4", "--width", "16",
-        "--workers", "1", "--threads", "1", "--also-cache", str(earlier), "--out", str(out),
+        "--crop", "64x64", "--epochs", "1", "--full-epochs", "1", "--full-samples", "4", "--batch", "4",
+        "--full-batch", "4", "--width", "16", "--workers", "1", "--threads", "1",
+        "--also-cache", str(earlier), "--out", str(out),
     ]  # fmt: skip
     main(args)
     info = json.loads((out / "train_info.json").read_text())
-    assert info["samples"] == 12 and info["steps"] == 3 and info["also_caches"] == {earlier.name: 4}
+    assert info["samples"] == 12 and info["steps"] == 3 + 1 and info["also_caches"] == {earlier.name: 4}
     links = sorted(p.name for p in (out / "mixed_samples").iterdir())
     assert len(links) == 24 and "30000003.mask.png" in links
     assert (out / "mixed_samples" / "30000000.png").resolve() == (earlier / "30000000.png").resolve()
