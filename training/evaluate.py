@@ -28,7 +28,7 @@ import json
 import math
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -615,34 +615,17 @@ def recheck_rules(frames: Sequence[Frame], rules: Rules) -> dict[str, Any]:
         r = rules | {"scale_bar_min_ruler_bands": v}
         sweeps.setdefault("scale_bar_min_ruler_bands", []).append((v, summarise(frames, r)))
     # chart regions without patches and of one hue: the ruler bands of those on a labelled chart
-    # (a target's grey wedge) and of the others (rulers called chart)
-    on_chart: list[int] = []
-    other: list[int] = []
-    for f in frames:
-        if not f.evaluated:
-            continue
-        for region in find_regions(f.seg, f.hw, rules):
-            bands = f.chart_ruler_bands.get(region.bbox, 0)
-            if region.class_name == "colour_chart" and bands > 0:
-                on_a_chart = any(boxes_match(region.bbox, t) for t in f.truths.get("colour_chart", []))
-                (on_chart if on_a_chart else other).append(bands)
-    out["ruler_bands_of_plain_chart_regions"] = {"on a labelled chart": sorted(on_chart), "others": sorted(other)}
+    # (a target's grey wedge) and of the others (rulers called chart); 0 is neither plain nor a ruler
+    on_chart, other = ruler_bands_by_truth(frames, rules, "colour_chart", lambda f: f.chart_ruler_bands)
+    out["ruler_bands_of_plain_chart_regions"] = {"on a labelled chart": [b for b in on_chart if b > 0],
+                                                 "others": [b for b in other if b > 0]}
     for v in (0, 4, 6, 8, 10, 12):
         r = rules | {"chart_ruler_min_bands": v}
         sweeps.setdefault("chart_ruler_min_bands", []).append((v, summarise(frames, r)))
     # stamp regions: the ruler bands of those on a labelled stamp (evenly spaced letters or digits
     # make a few) and of the others
-    on_stamp: list[int] = []
-    not_stamp: list[int] = []
-    for f in frames:
-        if not f.evaluated:
-            continue
-        for region in find_regions(f.seg, f.hw, rules):
-            if region.class_name == "stamp":
-                bands = f.stamp_ruler_bands.get(region.bbox, 0)
-                on_a_stamp = any(boxes_match(region.bbox, t) for t in f.truths.get("stamp", []))
-                (on_stamp if on_a_stamp else not_stamp).append(bands)
-    out["ruler_bands_of_stamp_regions"] = {"on a labelled stamp": sorted(on_stamp), "others": sorted(not_stamp)}
+    on_stamp, not_stamp = ruler_bands_by_truth(frames, rules, "stamp", lambda f: f.stamp_ruler_bands)
+    out["ruler_bands_of_stamp_regions"] = {"on a labelled stamp": on_stamp, "others": not_stamp}
     for v in (0, 6, 8, 10, 12, 16):
         r = rules | {"stamp_ruler_min_bands": v}
         sweeps.setdefault("stamp_ruler_min_bands", []).append((v, summarise(frames, r)))
@@ -651,6 +634,25 @@ def recheck_rules(frames: Sequence[Frame], rules: Rules) -> dict[str, Any]:
         k: [{"value": v, **_brief(s)} for v, s in rows] for k, rows in sweeps.items()
     }
     return out
+
+
+def ruler_bands_by_truth(
+    frames: Sequence[Frame], rules: Rules, class_name: str,
+    bands_of: Callable[[Frame], dict[tuple[int, int, int, int], int]],
+) -> tuple[list[int], list[int]]:
+    """The ruler bands read in each region of `class_name` under `rules` (`bands_of` a frame's record,
+    by box), split into those on a labelled box of that class and the others; each sorted."""
+    on_truth: list[int] = []
+    others: list[int] = []
+    for f in frames:
+        if not f.evaluated:
+            continue
+        for region in find_regions(f.seg, f.hw, rules):
+            if region.class_name == class_name:
+                bands = bands_of(f).get(region.bbox, 0)
+                on_a_truth = any(boxes_match(region.bbox, t) for t in f.truths.get(class_name, []))
+                (on_truth if on_a_truth else others).append(bands)
+    return sorted(on_truth), sorted(others)
 
 
 def _brief(s: dict[str, Any]) -> dict[str, Any]:
