@@ -122,6 +122,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--samples", type=int, default=300)
     ap.add_argument("--cache", type=Path, default=DEFAULT_CACHE_ROOT)
     ap.add_argument("--generator", default=DEFAULT_GENERATOR)
+    ap.add_argument("--kind", default="auto", help="scene kind fitted on: auto (the generator's mix) or one")
     ap.add_argument("--long-side", type=int, default=1536)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--threads", type=int, default=2)
@@ -132,7 +133,7 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(a.threads)
     started = time.monotonic()
 
-    spec = CacheSpec(a.cache, DEFAULT_CANVAS_HW, CALIBRATION_SEED_BASE, a.samples, a.generator, a.long_side)
+    spec = CacheSpec(a.cache, DEFAULT_CANVAS_HW, CALIBRATION_SEED_BASE, a.samples, a.generator, a.long_side, a.kind)
     folder = build_cache(spec, a.workers)
     seeds = cached_seeds(folder, range(CALIBRATION_SEED_BASE, CALIBRATION_SEED_BASE + a.samples))
     logits, truth = collect_logits(load_checkpoint(a.checkpoint), folder, seeds, device=device)
@@ -150,6 +151,7 @@ def main(argv: list[str] | None = None) -> None:
         "samples": len(seeds),
         "seeds": f"{CALIBRATION_SEED_BASE}..{CALIBRATION_SEED_BASE + a.samples - 1}",
         "generator_fingerprint": folder.name.split("_")[0],
+        "kind": a.kind,
         "offsets": {name: round(float(v), 3) for name, v in zip(CLASS_NAMES, offsets, strict=True)},
         "fg_miou_before": round(fg_mean(before), 4),
         "fg_miou_after": round(fg_mean(after), 4),

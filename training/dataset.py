@@ -6,10 +6,12 @@ so training sees frames prepared exactly as the service prepares them, and is st
 (image, class-id mask) under a cache folder outside the repository. Generating is the slow part,
 so it runs once, in parallel, and training then only reads PNGs.
 
-The cache folder's name carries the generator's source hash, the canvas size and the seed range, so
-a changed generator or canvas gets a fresh cache instead of silently reusing stale samples.
+The cache folder's name carries the generator's source hash, the canvas size, the seed range and the
+scene kind when one is asked for, so a changed generator or canvas gets a fresh cache instead of
+silently reusing stale samples.
 
     python -m training.dataset --samples 4000 --workers 2      # build (or complete) the cache
+    python -m training.dataset --samples 2400 --kind microscope_slide   # slides only (a slide model)
 """
 
 from __future__ import annotations
@@ -68,11 +70,14 @@ class CacheSpec:
     samples: int = 2000
     generator: str = DEFAULT_GENERATOR
     long_side: int = 1536
+    # "auto": the generator's own mix of scenes; a kind (e.g. "microscope_slide"): that kind only
+    kind: str = "auto"
 
     def folder(self) -> Path:
         h, w = self.canvas_hw
         name = f"{generator_fingerprint(self.generator)}_{h}x{w}_ls{self.long_side}_s{self.seed_base}"
-        return self.root / name
+        # the mixed cache keeps its old name; a cache of one kind is told apart by it
+        return self.root / (name if self.kind == "auto" else f"{name}_{self.kind}")
 
 
 def _sample_kwargs(seed: int) -> dict[str, Any]:
@@ -82,14 +87,14 @@ def _sample_kwargs(seed: int) -> dict[str, Any]:
     return {"blur_sigma": float(rng.choice([0.0, 0.0, 0.0, rng.uniform(0.5, 2.5)]))}
 
 
-def _make_one(args: tuple[str, int, tuple[int, int], int, str]) -> tuple[int, str]:
-    generator_spec, seed, canvas_hw, long_side, folder = args
+def _make_one(args: tuple[str, int, tuple[int, int], int, str, str]) -> tuple[int, str]:
+    generator_spec, seed, canvas_hw, long_side, folder, kind = args
     out = Path(folder)
     img_path, mask_path = out / f"{seed}.png", out / f"{seed}.mask.png"
     if img_path.exists() and mask_path.exists():
         return seed, "cached"
     generate = load_generator(generator_spec)
-    sample = generate(seed, "auto", long_side, **_sample_kwargs(seed))
+    sample = generate(seed, kind, long_side, **_sample_kwargs(seed))
     canvas, _ = place_on_canvas(sample.image, canvas_hw)
     mask, _ = place_on_canvas(sample.mask, canvas_hw, pad_value=0, interpolation=cv2.INTER_NEAREST)
     # Write the mask first and the image last under a temporary name, so a killed run never leaves
@@ -106,7 +111,7 @@ def build_cache(spec: CacheSpec, workers: int = 2, log: Callable[[str], None] = 
     folder = spec.folder()
     folder.mkdir(parents=True, exist_ok=True)
     seeds = range(spec.seed_base, spec.seed_base + spec.samples)
-    jobs = [(spec.generator, s, spec.canvas_hw, spec.long_side, str(folder)) for s in seeds]
+    jobs = [(spec.generator, s, spec.canvas_hw, spec.long_side, str(folder), spec.kind) for s in seeds]
     start, done = time.monotonic(), 0
     # Fork would share the parent's torch threads; spawn keeps each worker a plain numpy/cv2 process.
     ctx = mp.get_context("spawn")
@@ -119,6 +124,7 @@ def build_cache(spec: CacheSpec, workers: int = 2, log: Callable[[str], None] = 
         "fingerprint": generator_fingerprint(spec.generator),
         "canvas_hw": list(spec.canvas_hw),
         "long_side": spec.long_side,
+        "kind": spec.kind,
     }
     (folder / "cache.json").write_text(json.dumps(meta, indent=1))
     return folder
@@ -228,9 +234,10 @@ def main() -> None:
     ap.add_argument("--canvas", default="768x512", help="H x W")
     ap.add_argument("--long-side", type=int, default=1536)
     ap.add_argument("--generator", default=DEFAULT_GENERATOR, help="module:function")
+    ap.add_argument("--kind", default="auto", help="scene kind: auto (the generator's mix) or one kind")
     a = ap.parse_args()
     h, w = (int(v) for v in a.canvas.lower().split("x"))
-    spec = CacheSpec(a.cache, (h, w), a.seed_base, a.samples, a.generator, a.long_side)
+    spec = CacheSpec(a.cache, (h, w), a.seed_base, a.samples, a.generator, a.long_side, a.kind)
     print(build_cache(spec, a.workers))
 
 

@@ -237,11 +237,11 @@ def iou_from_confusion(cm: np.ndarray) -> np.ndarray:
 
 
 def evaluate_synthetic(
-    seg: OnnxSegmenter, n: int, generator: str, cache: Path, long_side: int, workers: int
+    seg: OnnxSegmenter, n: int, generator: str, cache: Path, long_side: int, workers: int, kind: str = "auto"
 ) -> dict[str, Any]:
     from training.dataset import VALIDATION_SEED_BASE, CacheSpec, build_cache, cached_seeds, load_sample
 
-    spec = CacheSpec(cache, seg.hw, VALIDATION_SEED_BASE, n, generator, long_side)
+    spec = CacheSpec(cache, seg.hw, VALIDATION_SEED_BASE, n, generator, long_side, kind)
     folder = build_cache(spec, workers, log=lambda _: None)
     cm = np.zeros((len(CLASS_NAMES), len(CLASS_NAMES)), np.int64)
     for s in cached_seeds(folder, range(VALIDATION_SEED_BASE, VALIDATION_SEED_BASE + n)):
@@ -254,6 +254,7 @@ def evaluate_synthetic(
         "samples": n,
         "seeds": f"{VALIDATION_SEED_BASE}..{VALIDATION_SEED_BASE + n - 1}",
         "generator_fingerprint": folder.name.split("_")[0],
+        "kind": kind,
         "iou": iou,
         "fg_miou": round(float(np.mean(fg)), 4) if fg else None,
     }
@@ -783,6 +784,7 @@ def main() -> None:
     ap.add_argument("--masks", type=Path, default=DEFAULT_MASKS, help="specimen masks, one folder per set")
     ap.add_argument("--recheck", action="store_true", help="re-derive the region rules on the calibration part")
     ap.add_argument("--generator", default=DEFAULT_GENERATOR)
+    ap.add_argument("--kind", default="auto", help="scene kind of the synthetic validation frames (auto: the mix)")
     ap.add_argument("--cache", type=Path, default=DEFAULT_CACHE_ROOT)
     ap.add_argument("--long-side", type=int, default=1536)
     ap.add_argument("--workers", type=int, default=2)
@@ -794,7 +796,9 @@ def main() -> None:
     rules = region_rules(seg)
     t0 = time.monotonic()
     synthetic = (
-        evaluate_synthetic(seg, a.synthetic, a.generator, a.cache, a.long_side, a.workers) if a.synthetic > 0 else None
+        evaluate_synthetic(seg, a.synthetic, a.generator, a.cache, a.long_side, a.workers, a.kind)
+        if a.synthetic > 0
+        else None
     )
     card = yaml.safe_load(a.card.read_text())
     if synthetic is None and a.write_card:  # keep the card's synthetic figures when they were not rerun

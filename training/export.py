@@ -51,6 +51,12 @@ LIMITATIONS = [
     "One class map per frame: overlapping parts (a barcode printed on a label) take the class of the top part.",
     "Insect drawers, slide trays and other subjects are outside the training distribution.",
 ]
+# what a model trained on one kind of scene adds to its limitations
+KIND_LIMITATIONS = {
+    "microscope_slide": "Fine-tuned on slide scenes only (single slides and trays): for slide stations "
+    "(profile microscope_slide); herbarium sheets belong to the general model.",
+}
+DEFAULT_NAME = "specimen-edge-segmenter"
 
 
 def sha256_of(path: Path) -> str:
@@ -116,10 +122,12 @@ def build_card(
     version: str,
     fp16: dict[str, Any] | None,
     calibration: dict[str, Any] | None = None,
+    name: str = DEFAULT_NAME,
 ) -> dict[str, Any]:
     rel = onnx_path.relative_to(card_path.parent) if onnx_path.parent == card_path.parent else onnx_path.name
+    kind_note = KIND_LIMITATIONS.get(str(training.get("kind", "auto")))
     card: dict[str, Any] = {
-        "name": "specimen-edge-segmenter",
+        "name": name,
         "version": version,
         "file": str(rel),
         "sha256": sha256_of(onnx_path),
@@ -152,7 +160,7 @@ def build_card(
         "training": training,
         "calibration": calibration or {"status": "none: raw logits of the trained weights"},
         "evaluation": {"status": "not yet evaluated; run python -m training.evaluate --write-card"},
-        "limitations": LIMITATIONS,
+        "limitations": LIMITATIONS + ([kind_note] if kind_note else []),
     }
     card["fp16"] = (
         fp16
@@ -184,7 +192,7 @@ def portable_command(command: str) -> str:
 TRAINING_KEYS = [
     "model", "command", "seed", "samples", "long_side", "crop_epochs", "full_epochs", "full_samples", "epochs_run",
     "steps", "stopped_early", "crop", "batch", "lr", "width", "dice", "lovasz", "generator", "generator_fingerprint",
-    "cache_minutes", "wall_minutes",
+    "kind", "cache_minutes", "wall_minutes",
     "torch", "python", "threads", "device", "gpu", "cuda", "amp", "loader_workers", "date", "note",
 ]  # fmt: skip
 
@@ -226,6 +234,7 @@ def main() -> None:
     ap.add_argument("--height", type=int, default=768)
     ap.add_argument("--width", type=int, default=512)
     ap.add_argument("--version", default="0.1.0")
+    ap.add_argument("--name", default=DEFAULT_NAME, help="the model's name in its card (engines are kept by it)")
     ap.add_argument("--fp16", action="store_true", help="also write <out stem>.fp16.onnx")
     ap.add_argument(
         "--calibration", default=None, help="calibration.json to fold in (default: beside the checkpoint; 'none': skip)"
@@ -265,7 +274,8 @@ def main() -> None:
         }
         print(fp16)
     training = training_summary(a.checkpoint.parent / "train_info.json")
-    card = build_card(a.out, a.card, a.height, a.width, count_parameters(model), training, a.version, fp16, calibration)
+    card = build_card(a.out, a.card, a.height, a.width, count_parameters(model), training, a.version, fp16, calibration,
+                      a.name)
     a.card.write_text(yaml.safe_dump(card, sort_keys=False, width=110))
     print(f"wrote {a.card}")
 

@@ -332,6 +332,9 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description="Train the segmenter on synthetic samples (CPU or CUDA).")
     ap.add_argument("--cache", type=Path, default=DEFAULT_CACHE_ROOT)
     ap.add_argument("--generator", default=DEFAULT_GENERATOR, help="module:function")
+    ap.add_argument(
+        "--kind", default="auto", help="scene kind trained on: auto (the generator's mix) or one, e.g. microscope_slide"
+    )
     ap.add_argument("--samples", type=int, default=3000)
     ap.add_argument(
         "--also-cache", type=Path, action="append", default=[],
@@ -383,8 +386,8 @@ def main(argv: list[str] | None = None) -> None:
     a.out.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
 
-    train_spec = CacheSpec(a.cache, a.canvas, TRAIN_SEED_BASE, a.samples, a.generator, a.long_side)
-    val_spec = CacheSpec(a.cache, a.canvas, VALIDATION_SEED_BASE, a.val_samples, a.generator, a.long_side)
+    train_spec = CacheSpec(a.cache, a.canvas, TRAIN_SEED_BASE, a.samples, a.generator, a.long_side, a.kind)
+    val_spec = CacheSpec(a.cache, a.canvas, VALIDATION_SEED_BASE, a.val_samples, a.generator, a.long_side, a.kind)
     folder = build_cache(train_spec, a.workers)
     val_folder = build_cache(val_spec, a.workers)
     seeds = cached_seeds(folder, range(TRAIN_SEED_BASE, TRAIN_SEED_BASE + a.samples))
@@ -540,6 +543,7 @@ def main(argv: list[str] | None = None) -> None:
         "lovasz": a.lovasz,
         "generator": a.generator,
         "generator_fingerprint": primary_folder.name.split("_")[0],
+        "kind": a.kind,
         "also_caches": {d.name: len(extra) for d, extra in also},
         "cache_minutes": round(cache_minutes, 1),
         "wall_minutes": round(wall, 1),

@@ -113,3 +113,20 @@ def test_card_records_where_each_run_trained() -> None:
     assert (card["device"], card["gpu"], card["amp"], card["loader_workers"]) == ("cuda", "NVIDIA H200", True, 12)
     assert "unlisted" not in card
     assert card["initialised_from"]["device"] == "cpu" and card["final_val_fg_miou"] == 0.85
+
+
+def test_a_model_trained_on_one_kind_of_scene_says_so_in_its_card(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    from training.export import DEFAULT_NAME, KIND_LIMITATIONS, LIMITATIONS, build_card, summarise_run
+
+    onnx_path = tmp_path / "slides.onnx"
+    onnx_path.write_bytes(b"weights")
+    slides_run = summarise_run({"command": "python -m training.train --kind microscope_slide",
+                                "kind": "microscope_slide", "history": [{"val_fg_miou": 0.9}]})
+    card = build_card(onnx_path, tmp_path / "slides.yaml", 768, 512, 1, slides_run, "1.0.0", None,
+                      name="specimen-edge-slide-segmenter")
+    assert card["name"] == "specimen-edge-slide-segmenter" and card["training"]["kind"] == "microscope_slide"
+    assert card["limitations"] == [*LIMITATIONS, KIND_LIMITATIONS["microscope_slide"]]
+    mixed = build_card(onnx_path, tmp_path / "mixed.yaml", 768, 512, 1, summarise_run({"kind": "auto"}), "1.0.0",
+                       None)
+    assert mixed["name"] == DEFAULT_NAME and mixed["limitations"] == LIMITATIONS

@@ -41,10 +41,12 @@ CANVAS = (128, 96)
 CROP = (64, 64)
 
 
-def write_tiny_cache(root: Path, seed_base: int, samples: int, canvas_hw: tuple[int, int] = CANVAS) -> Path:
+def write_tiny_cache(
+    root: Path, seed_base: int, samples: int, canvas_hw: tuple[int, int] = CANVAS, kind: str = "auto"
+) -> Path:
     """PNG pairs under the folder `build_cache` would use, so training finds them all cached and
     never runs the generator: a textured canvas with one rectangle of every class."""
-    folder = CacheSpec(root, canvas_hw, seed_base, samples).folder()
+    folder = CacheSpec(root, canvas_hw, seed_base, samples, kind=kind).folder()
     folder.mkdir(parents=True, exist_ok=True)
     h, w = canvas_hw
     for seed in range(seed_base, seed_base + samples):
@@ -149,6 +151,22 @@ def test_training_also_draws_from_a_further_cache(tmp_path: Path) -> None:
     clash = write_tiny_cache(tmp_path / "clash", TRAIN_SEED_BASE, 2)
     with pytest.raises(SystemExit, match="seed 0 is also in another cache"):
         main([*args[:-4], "--also-cache", str(clash), "--out", str(tmp_path / "run2")])
+
+
+def test_training_on_one_kind_of_scene_reads_that_kinds_cache_and_records_it(tmp_path: Path) -> None:
+    cache, out = tmp_path / "cache", tmp_path / "run"
+    slides = write_tiny_cache(cache, TRAIN_SEED_BASE, 4, kind="microscope_slide")
+    write_tiny_cache(cache, VALIDATION_SEED_BASE, 2, kind="microscope_slide")
+    args = [
+        "--cache", str(cache), "--kind", "microscope_slide", "--samples", "4", "--val-samples", "2",
+        "--canvas", "128x96", "--crop", "64x64", "--epochs", "1", "--full-epochs", "0", "--batch", "4",
+        "--width", "16", "--workers", "1", "--threads", "1", "--out", str(out),
+    ]  # fmt: skip
+    main(args)
+    info = json.loads((out / "train_info.json").read_text())
+    assert info["kind"] == "microscope_slide" and info["samples"] == 4 and info["steps"] == 1
+    # only the slide cache was there: the mixed cache's folder was never made or filled
+    assert sorted(p.name for p in cache.iterdir()) == sorted([slides.name, slides.name.replace("_s0_", "_s10000000_")])
 
 
 def test_device_script_parses() -> None:
