@@ -16,7 +16,7 @@ import numpy as np
 from edge.config import Settings
 from edge.decode import FrameDecoder, UnreadableFrame, decode_small, shrink
 from edge.qc.base import CheckResult, FrameContext
-from edge.qc.framing import SKEW_CACHE_KEY, skew_degrees
+from edge.qc.framing import CLASS_MAP_KEY, SKEW_CACHE_KEY, reframed_across_bars, skew_degrees
 from edge.qc.region_settling import settle_regions
 from edge.qc.registry import checks_for, start_rank
 from edge.qc.ruler_extent import grow_along_rulers
@@ -98,16 +98,18 @@ class FramePipeline:
         regions, ruler_readings = settle_regions(regions, decoded.full, rules, profile)
         context = FrameContext(image=decoded.full, regions=regions, profile=profile,
                                history=self.history, camera=raw.header.camera, icc_profile=raw.header.icc_profile,
-                               cache={SKEW_CACHE_KEY: skew, RULER_READINGS_KEY: ruler_readings})
+                               cache={SKEW_CACHE_KEY: skew, RULER_READINGS_KEY: ruler_readings,
+                                      CLASS_MAP_KEY: seg.placement.crop_to_source_orientation(seg.classes)})
         results = [CheckResult("readable", "ok", "Image decoded completely.", value=True)]
         # the checks run on two threads: their work is mostly OpenCV and numpy, which release the
         # interpreter, and the full decode has finished, so both cores are free again
         started = {check.name: self._check_pool.submit(check.run, context) for check in self._start_order}
-        # scale bars grown along their rulers for the verdict: no check looks at their extent
+        # scale bars grown along their rulers for the verdict; only a label's cut is judged on them again
         grown = self._check_pool.submit(grow_along_rulers, regions, decoded.full, ruler_readings) \
             if rules.grow_scale_bars else None
         results += [started[check.name].result() for check in self.checks]
         reported = [*(grown.result() if grown is not None else regions), *context.findings.found_regions]
+        results = [reframed_across_bars(r, context, reported) if r.check == "framing" else r for r in results]
         accepted = not any(r.status == "fail" for r in results)
         self.history.record(accepted=accepted, camera=context.camera, edge_width=context.findings.edge_width,
                             barcodes=[b["text"] for b in context.findings.barcodes])

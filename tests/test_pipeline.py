@@ -11,7 +11,7 @@ from edge.config import Settings
 from edge.pipeline import FramePipeline
 from tests.frames import draw_sheet, write_jpeg
 from tests.qc.images import draw_colorchecker, paste
-from tests.toy_model import SCALE_BAR_BGR
+from tests.toy_model import LABEL_BGR, SCALE_BAR_BGR
 
 
 def judge(settings: Settings, path: Path, **kw: Any) -> Any:
@@ -185,3 +185,33 @@ def test_a_ruler_found_in_part_is_reported_along_its_length_with_the_card_beside
     assert chart["bbox"][0] <= card[0] + 10 and chart["bbox"][2] >= card[2] - 10
     check = next(c for c in v["checks"] if c["check"] == "colour_chart")
     assert check["status"] == "ok" and check["regions"] == [chart["id"]]
+
+
+def test_a_credit_line_on_the_ruler_bar_along_the_edge_is_no_label_cut_off(
+        tmp_path: Path, station: Callable[..., Settings]) -> None:
+    img = draw_sheet(1200, 1800, chart=False)
+    # the station's ruler bar runs along the bottom edge; the network sees its first 4 cm only
+    # (cyan), and a line of print on the bar below the ticks reads as label (blue)
+    img[1700:1800, 100:940] = 250
+    img[1700:1800, 100:340] = SCALE_BAR_BGR
+    for mm in range(0, 138):
+        x = 110 + mm * 6
+        img[1700:1700 + (40 if mm % 10 == 0 else 30 if mm % 5 == 0 else 20), x:x + 2] = (20, 20, 20)
+    img[1765:1800, 420:900] = LABEL_BGR
+    path = tmp_path / "credit-line.png"
+    cv2.imwrite(str(path), img)
+
+    def framing(verdict: dict[str, Any]) -> dict[str, Any]:
+        return next(c for c in verdict["checks"] if c["check"] == "framing")
+
+    as_found = framing(judge(station(segmenter={"grow_scale_bars": False}), path).verdict)
+    assert as_found["status"] == "warn" and "Label is cut off at the bottom edge" in as_found["message"]
+    v = judge(station(), path).verdict
+    (bar,) = [r for r in v["regions"] if r["class"] == "scale_bar"]
+    assert bar["bbox"][2] > 900  # grown along the ticks, under the whole credit line
+    assert framing(v)["status"] == "ok", framing(v)["message"]
+    # a label truly cut by the bottom edge beside the bar is still reported
+    img[1600:1800, 960:1150] = LABEL_BGR
+    cv2.imwrite(str(path), img)
+    cut = framing(judge(station(), path).verdict)
+    assert cut["status"] == "warn" and "Label is cut off at the bottom edge" in cut["message"]

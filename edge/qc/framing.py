@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Sequence
+
 import cv2
 import numpy as np
 
+from edge.classes import CLASS_IDS
 from edge.qc.base import CheckResult, FrameContext
 from edge.segmentation.regions import Region
 
@@ -35,6 +39,43 @@ def touched_sides(bbox: tuple[int, int, int, int], width: int, height: int, marg
 
 def touches_edge(bbox: tuple[int, int, int, int], width: int, height: int, margin_fraction: float) -> bool:
     return bool(touched_sides(bbox, width, height, margin_fraction))
+
+
+# Print on a station's imaging bar (a project's credit line, an institution's name beside the
+# ruler) reads as label or barcode and joins the label above it. Such a region is not cut where every
+# piece of it on the frame's edge lies across a scale bar or chart along that edge: it reaches the
+# edge through the bar. Told on the segmenter's class map, whose edge cells show where it does.
+_PRINTED = frozenset({"label", "type_label", "barcode"})
+_BARS = ("scale_bar", "colour_chart")
+# where the pipeline leaves the class map (output-map cells, in the frame's orientation)
+CLASS_MAP_KEY = "class_map"
+
+
+def sides_cut(region: Region, bars: Sequence[Region], width: int, height: int, margin_fraction: float,
+              class_map: np.ndarray | None = None) -> list[str]:
+    """The frame edges a region runs out of: those its box touches, less, for a printed class with
+    the class map at hand, an edge where all its cells on the map's edge lie across a bar along it."""
+    sides = touched_sides(region.bbox, width, height, margin_fraction)
+    if region.class_name not in _PRINTED or class_map is None or not sides:
+        return sides
+    map_h, map_w = class_map.shape
+    class_id = CLASS_IDS[region.class_name]
+    edge_cells = {"left": class_map[:, 0], "top": class_map[0], "right": class_map[:, -1], "bottom": class_map[-1]}
+    cut = []
+    for side in sides:
+        along_x = side in ("top", "bottom")
+        cell = width / map_w if along_x else height / map_h  # frame pixels per map cell along the edge
+        lo, hi = (region.bbox[0], region.bbox[2]) if along_x else (region.bbox[1], region.bbox[3])
+        first, last = int(lo // cell), min(int(np.ceil(hi / cell)), len(edge_cells[side]))
+        on_edge = first + np.flatnonzero(edge_cells[side][first:last] == class_id)
+        spans = [(b.bbox[0], b.bbox[2]) if along_x else (b.bbox[1], b.bbox[3])
+                 for b in bars if side in touched_sides(b.bbox, width, height, margin_fraction)]
+        # a cell lies across a bar when the bar spans it, give or take half a cell
+        across = [any(b0 - cell / 2 <= c * cell and (c + 1) * cell <= b1 + cell / 2 for b0, b1 in spans)
+                  for c in on_edge]
+        if not on_edge.size or not all(across):
+            cut.append(side)
+    return cut
 
 
 def skew_degrees(image: np.ndarray) -> tuple[float, float]:
@@ -140,10 +181,13 @@ class FramingCheck:
                                "straighten it square to the frame and retake", value=value,
                                threshold=settings.rotation_fail_deg)
         cut_warning: CheckResult | None = None
+        bars = frame.regions_of(*_BARS)
+        class_map = frame.cache.get(CLASS_MAP_KEY)
         for status, classes in (("fail", settings.keep_inside_fail), ("warn", settings.keep_inside_warn)):
             for class_name in classes:
                 for region in _substantial(frame.regions_of(class_name), frame.width * frame.height):
-                    sides = touched_sides(region.bbox, frame.width, frame.height, settings.edge_margin_fraction)
+                    sides = sides_cut(region, bars, frame.width, frame.height, settings.edge_margin_fraction,
+                                      class_map)
                     if not sides:
                         continue
                     message = f"{_WHAT[class_name]} is cut off at the {' and '.join(sides)} edge: move the sheet " \
@@ -161,3 +205,13 @@ class FramingCheck:
                                value=value, threshold=settings.rotation_warn_deg)
         return CheckResult(self.name, "ok", f"Specimen and labels in shot, sheet square ({angle:+.1f}°).",
                            value=value, threshold=settings.rotation_fail_deg)
+
+
+def reframed_across_bars(result: CheckResult, frame: FrameContext, regions: Sequence[Region]) -> CheckResult:
+    """The framing result again with `regions` in place of the frame's (the scale bars grown along
+    their rulers, which the checks run beside): the network often finds a ruler bar in part only, and
+    its whole extent tells a label running out of shot from a credit line on the bar. Only a printed
+    region's cut is judged again; any other result stands as it was."""
+    if result.status == "ok" or result.value not in _PRINTED:
+        return result
+    return FramingCheck().run(dataclasses.replace(frame, regions=list(regions)))

@@ -6,10 +6,11 @@ import cv2
 import numpy as np
 import pytest
 
+from edge.classes import CLASS_IDS
 from edge.decode import decode_small, read_frame
-from edge.qc.base import FrameContext
+from edge.qc.base import CheckResult, FrameContext
 from edge.qc.exposure import ExposureCheck
-from edge.qc.framing import SKEW_CACHE_KEY, FramingCheck, skew_degrees
+from edge.qc.framing import CLASS_MAP_KEY, SKEW_CACHE_KEY, FramingCheck, skew_degrees
 from edge.qc.required_elements import RequiredElementsCheck
 from edge.qc.scale import ruler_px_per_mm
 from edge.qc.settings import ProfileSettings
@@ -76,6 +77,51 @@ def test_specimen_touching_the_edge_fails_and_label_warns(herbarium: ProfileSett
     cut = [region(0, "label", (550, 1150, 1200, 1400)), region(1, "specimen", SPECIMEN)]
     result = FramingCheck().run(FrameContext(sheet_on_black(), cut, herbarium))
     assert result.status == "warn" and "Label is cut off at the right edge" in result.message
+
+
+def drawn_class_map(regions: list, cell: int = 10, frame_hw: tuple[int, int] = (1600, 1200)) -> np.ndarray:
+    """The segmenter's class map as its regions paint it (later ones on top), one cell per `cell` px."""
+    out = np.zeros((frame_hw[0] // cell, frame_hw[1] // cell), np.uint8)
+    for r in regions:
+        x0, y0, x1, y1 = r.bbox
+        out[y0 // cell:-(-y1 // cell), x0 // cell:-(-x1 // cell)] = CLASS_IDS[r.class_name]
+    return out
+
+
+def framing_of(regions: list, herbarium: ProfileSettings, painted: list | None = None) -> CheckResult:
+    cache = {CLASS_MAP_KEY: drawn_class_map(regions if painted is None else painted)}
+    return FramingCheck().run(FrameContext(sheet_on_black(), regions, herbarium, cache=cache))
+
+
+def test_a_label_reaching_the_edge_only_across_the_imaging_bar_is_not_cut(herbarium: ProfileSettings) -> None:
+    # a credit line printed on the ruler bar along the bottom edge joins the label above it: all of
+    # the label the class map shows on the bottom edge lies across the bar
+    ruler = region(2, "scale_bar", (400, 1500, 1150, 1600))
+    label = region(0, "label", (550, 1150, 1000, 1600))
+    specimen = region(1, "specimen", SPECIMEN)
+    ok = framing_of([ruler, label, specimen], herbarium)
+    assert ok.status == "ok", ok.message
+    # without the bar, with the bar lifted off the edge, or without the class map, it is cut off
+    for bars in ([], [region(2, "scale_bar", (400, 1400, 1150, 1500))]):
+        cut = framing_of([*bars, label, specimen], herbarium)
+        assert cut.status == "warn" and "Label is cut off at the bottom edge" in cut.message
+    no_map = FramingCheck().run(FrameContext(sheet_on_black(), [ruler, label, specimen], herbarium))
+    assert no_map.status == "warn" and "bottom edge" in no_map.message
+    # label on the edge beyond the bar's end (a label truly cut beside it) is cut off
+    short = region(2, "scale_bar", (400, 1500, 900, 1600))
+    cut = framing_of([short, label, specimen], herbarium)
+    assert cut.status == "warn" and "bottom edge" in cut.message
+    # where the bar covers the label's cells on the edge, the label does not reach it there
+    hidden = framing_of([label, specimen, ruler], herbarium)
+    assert hidden.status == "warn"  # no cell of it on the edge: its box alone says cut, and is believed
+    # the bar answers for its own edge only: a label also running out at the right is still cut there
+    wide = region(0, "label", (550, 1150, 1200, 1600))
+    cut = framing_of([region(2, "scale_bar", (400, 1500, 1200, 1600)), wide, specimen], herbarium)
+    assert cut.status == "warn" and "Label is cut off at the right edge:" in cut.message
+    # a plant is no print: a specimen reaching the edge across the bar still fails
+    plant = region(1, "specimen", (300, 250, 900, 1600))
+    cut = framing_of([ruler, region(0, "label", LABEL), plant], herbarium)
+    assert cut.status == "fail" and cut.message.startswith("Specimen is cut off at the bottom edge")
 
 
 @pytest.mark.parametrize("angle", [-7.0, -3.0, 1.0, 6.0])
