@@ -34,6 +34,7 @@ from training.dataset import (
     DEFAULT_CACHE_ROOT,
     DEFAULT_CANVAS_HW,
     DEFAULT_GENERATOR,
+    SCENE_KINDS,
     CacheSpec,
     build_cache,
     cached_seeds,
@@ -122,7 +123,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--samples", type=int, default=300)
     ap.add_argument("--cache", type=Path, default=DEFAULT_CACHE_ROOT)
     ap.add_argument("--generator", default=DEFAULT_GENERATOR)
-    ap.add_argument("--kind", default="auto", help="scene kind fitted on: auto (the generator's mix) or one")
+    ap.add_argument("--kind", default="auto", choices=SCENE_KINDS, help="scene kind fitted on (auto: the mix)")
     ap.add_argument("--long-side", type=int, default=1536)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--threads", type=int, default=2)

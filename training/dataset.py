@@ -39,6 +39,8 @@ DEFAULT_CACHE_ROOT = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache
 TRAIN_SEED_BASE = 0
 VALIDATION_SEED_BASE = 10_000_000  # disjoint from any training seed range we use
 CALIBRATION_SEED_BASE = 20_000_000  # logit offsets are fitted here, apart from training and validation
+# scene kinds a cache can hold: the generator's own mix, or one kind of the default generator's
+SCENE_KINDS = ("auto", "herbarium_sheet", "microscope_slide")
 SMALL_CLASSES = (3, 4, 5, 6, 7)  # type_label, barcode, colour_chart, scale_bar, stamp
 
 
@@ -234,7 +236,7 @@ def main() -> None:
     ap.add_argument("--canvas", default="768x512", help="H x W")
     ap.add_argument("--long-side", type=int, default=1536)
     ap.add_argument("--generator", default=DEFAULT_GENERATOR, help="module:function")
-    ap.add_argument("--kind", default="auto", help="scene kind: auto (the generator's mix) or one kind")
+    ap.add_argument("--kind", default="auto", choices=SCENE_KINDS, help="scene kind (auto: the generator's mix)")
     a = ap.parse_args()
     h, w = (int(v) for v in a.canvas.lower().split("x"))
     spec = CacheSpec(a.cache, (h, w), a.seed_base, a.samples, a.generator, a.long_side, a.kind)

@@ -49,6 +49,7 @@ from edge.segmentation.letterbox import canvas_to_tensor
 from edge.segmentation.model_card import ModelCard
 from edge.segmentation.refine import refined_class_map
 from edge.segmentation.regions import Region, extract_regions
+from training.dataset import SCENE_KINDS
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_CARD = REPO / "engines" / "segmenter.yaml"
@@ -784,7 +785,9 @@ def main() -> None:
     ap.add_argument("--masks", type=Path, default=DEFAULT_MASKS, help="specimen masks, one folder per set")
     ap.add_argument("--recheck", action="store_true", help="re-derive the region rules on the calibration part")
     ap.add_argument("--generator", default=DEFAULT_GENERATOR)
-    ap.add_argument("--kind", default="auto", help="scene kind of the synthetic validation frames (auto: the mix)")
+    ap.add_argument(
+        "--kind", default="auto", choices=SCENE_KINDS, help="scene kind of the synthetic validation frames (auto: mix)"
+    )
     ap.add_argument("--cache", type=Path, default=DEFAULT_CACHE_ROOT)
     ap.add_argument("--long-side", type=int, default=1536)
     ap.add_argument("--workers", type=int, default=2)

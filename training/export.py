@@ -53,8 +53,8 @@ LIMITATIONS = [
 ]
 # what a model trained on one kind of scene adds to its limitations
 KIND_LIMITATIONS = {
-    "microscope_slide": "Fine-tuned on slide scenes only (single slides and trays): for slide stations "
-    "(profile microscope_slide); herbarium sheets belong to the general model.",
+    "microscope_slide": "Fine-tuned on slide scenes only (single slides and trays): for a slide station's "
+    "segmenter.model; herbarium sheets belong to the general model.",
 }
 DEFAULT_NAME = "specimen-edge-segmenter"
 

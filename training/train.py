@@ -49,6 +49,7 @@ from edge.segmentation.letterbox import canvas_to_tensor
 from training.dataset import (
     DEFAULT_CACHE_ROOT,
     DEFAULT_GENERATOR,
+    SCENE_KINDS,
     TRAIN_SEED_BASE,
     VALIDATION_SEED_BASE,
     CacheSpec,
@@ -333,7 +334,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--cache", type=Path, default=DEFAULT_CACHE_ROOT)
     ap.add_argument("--generator", default=DEFAULT_GENERATOR, help="module:function")
     ap.add_argument(
-        "--kind", default="auto", help="scene kind trained on: auto (the generator's mix) or one, e.g. microscope_slide"
+        "--kind", default="auto", choices=SCENE_KINDS, help="scene kind trained on: auto (the generator's mix) or one"
     )
     ap.add_argument("--samples", type=int, default=3000)
     ap.add_argument(
