@@ -156,16 +156,21 @@ def test_a_red_ruler_the_network_calls_chart_is_reported_as_scale_bar(
     assert chart["status"] == "fail" and "not found" in chart["message"]
 
 
+def draw_ruler_seen_in_part(img: np.ndarray, top: int) -> None:
+    """A 100 px tall ruler at 6 px/mm from x 100 to 940 whose first 4 cm are cyan (all the toy
+    network calls scale bar) and the rest white, ticks along its whole length."""
+    img[top:top + 100, 100:940] = 250
+    img[top:top + 100, 100:340] = SCALE_BAR_BGR
+    for mm in range(0, 138):
+        x = 110 + mm * 6
+        img[top:top + (40 if mm % 10 == 0 else 30 if mm % 5 == 0 else 20), x:x + 2] = (20, 20, 20)
+
+
 def test_a_ruler_found_in_part_is_reported_along_its_length_with_the_card_beside_it(
         tmp_path: Path, station: Callable[..., Settings], verdict_schema: Callable[[dict[str, Any]], None]) -> None:
     img = draw_sheet(1200, 1800, chart=False)
-    # a ruler at 6 px/mm whose first 4 cm are cyan (all the toy network calls scale bar) and the
-    # rest white, with a colour card after its end that the network does not see
-    img[1580:1680, 100:940] = 250
-    img[1580:1680, 100:340] = SCALE_BAR_BGR
-    for mm in range(0, 138):
-        x = 110 + mm * 6
-        img[1580:1580 + (40 if mm % 10 == 0 else 30 if mm % 5 == 0 else 20), x:x + 2] = (20, 20, 20)
+    # a ruler the network sees in part, with a colour card after its end that it does not see
+    draw_ruler_seen_in_part(img, 1580)
     card = paste(img, draw_colorchecker(patch=22, gap=5), 980, 1570)
     path = tmp_path / "ruler-and-card.png"
     cv2.imwrite(str(path), img)
@@ -190,13 +195,9 @@ def test_a_ruler_found_in_part_is_reported_along_its_length_with_the_card_beside
 def test_a_credit_line_on_the_ruler_bar_along_the_edge_is_no_label_cut_off(
         tmp_path: Path, station: Callable[..., Settings]) -> None:
     img = draw_sheet(1200, 1800, chart=False)
-    # the station's ruler bar runs along the bottom edge; the network sees its first 4 cm only
-    # (cyan), and a line of print on the bar below the ticks reads as label (blue)
-    img[1700:1800, 100:940] = 250
-    img[1700:1800, 100:340] = SCALE_BAR_BGR
-    for mm in range(0, 138):
-        x = 110 + mm * 6
-        img[1700:1700 + (40 if mm % 10 == 0 else 30 if mm % 5 == 0 else 20), x:x + 2] = (20, 20, 20)
+    # the station's ruler bar runs along the bottom edge, seen in part, and a line of print on the
+    # bar below the ticks reads as label (blue)
+    draw_ruler_seen_in_part(img, 1700)
     img[1765:1800, 420:900] = LABEL_BGR
     path = tmp_path / "credit-line.png"
     cv2.imwrite(str(path), img)

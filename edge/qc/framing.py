@@ -73,6 +73,7 @@ def sides_cut(region: Region, bars: Sequence[Region], width: int, height: int, m
         # a cell lies across a bar when the bar spans it, give or take half a cell
         across = [any(b0 - cell / 2 <= c * cell and (c + 1) * cell <= b1 + cell / 2 for b0, b1 in spans)
                   for c in on_edge]
+        # no cell of it on the map's edge: only its box says it is cut, and the box is believed
         if not on_edge.size or not all(across):
             cut.append(side)
     return cut
