@@ -7,7 +7,20 @@ import cv2
 import numpy as np
 import pytest
 
-from training.synth import camera, compose, generate, labels, negatives, paper, plants, rulers, slides, stacks, targets
+from training.synth import (
+    camera,
+    compose,
+    generate,
+    labels,
+    negatives,
+    paper,
+    plants,
+    rulers,
+    slides,
+    stacks,
+    targets,
+    victorian,
+)
 from training.synth.barcodes import BARCODE, sticker
 from training.synth.layer import KEEP, Layer
 
@@ -259,6 +272,55 @@ def test_station_slides_have_two_labels_and_a_datamatrix() -> None:
         n, _, _, _ = cv2.connectedComponentsWithStats(((s.cls == LABEL) | (s.cls == TYPE_LABEL)).astype(np.uint8))
         assert n - 1 >= 2
         assert [b.format for b in s.barcodes] == ["DataMatrix"]
+
+
+def test_old_slide_labels_are_tan_or_yellow_paper_with_large_writing() -> None:
+    warm = 0
+    for seed in range(12):
+        lab = victorian.old_label(np.random.default_rng(seed), 240, 220)
+        paper_px = lab.cls == LABEL
+        assert set(np.unique(lab.cls).tolist()) <= {LABEL, KEEP} and paper_px.mean() > 0.6
+        b, g, r = (np.median(lab.bgr[..., i][paper_px]) for i in range(3))
+        warm += r - b > 25  # tan, buff or yellow rather than white
+        tone = lab.bgr.mean(axis=2)
+        ink = paper_px & (tone < np.median(tone[paper_px]) - 60)
+        # the writing spans the label: a slide label carries a few big words, not a herbarium label's lines
+        rows = np.nonzero(ink.any(axis=1))[0]
+        assert ink.mean() > 0.02 and rows.max() - rows.min() > 0.45 * lab.h, seed
+    assert warm >= 9
+
+
+def test_ring_cell_is_specimen_over_the_whole_cell() -> None:
+    cell = victorian.ring_cell(np.random.default_rng(3), 200)
+    assert set(np.unique(cell.cls).tolist()) == {SPECIMEN, KEEP}
+    assert cell.cls[100, 100] == SPECIMEN and cell.cls[100, 3] == SPECIMEN and cell.cls[0, 0] == KEEP
+
+
+def test_old_slide_has_two_labels_a_mount_and_cover_paper_as_background() -> None:
+    covered = 0
+    for seed in range(10):
+        s = victorian.victorian_slide(np.random.default_rng(seed), 12.0, across=bool(seed % 2))
+        n, _, _, _ = cv2.connectedComponentsWithStats((s.cls == LABEL).astype(np.uint8))
+        assert n - 1 >= 1 and (s.cls == SPECIMEN).any()
+        assert set(np.unique(s.cls).tolist()) <= {0, SPECIMEN, LABEL}
+        covered += bool((s.alpha[s.cls == 0] > 0.95).mean() > 0.5)  # opaque cover paper, still background
+    assert 1 <= covered <= 7
+
+
+def test_old_slide_close_ups_fill_the_frame_and_most_stand_upright() -> None:
+    upright = 0
+    old = compose.VICTORIAN_P
+    compose.VICTORIAN_P = 1.0
+    try:
+        for seed in range(10):
+            smp = generate(seed, "microscope_slide", 600, with_chart=False)
+            h, w = smp.mask.shape
+            upright += h > w
+            assert 2.6 < max(h, w) / min(h, w) < 3.4
+            assert (smp.mask > 0).mean() > 0.2 and (smp.mask == LABEL).mean() > 0.1
+    finally:
+        compose.VICTORIAN_P = old
+    assert 3 <= upright <= 9
 
 
 def _specimen(habit: str, seed: int) -> np.ndarray:

@@ -24,6 +24,7 @@ from . import (
     stacks,
     stamps,
     targets,
+    victorian,
 )
 from .layer import Layer, grey
 
@@ -52,6 +53,8 @@ class Scene:
 # Share of sheets shot at a large tilt, of slides likewise, and of sheets turned a quarter in the frame.
 TILT_P_SHEET = 0.1
 TILT_P_SLIDE = 0.06
+# Share of chart-less slide frames that are close-ups of one old slide (victorian.py).
+VICTORIAN_P = 0.3
 QUARTER_P = 0.07
 WIDE_P = 0.08  # sheets shot from further back, with much of the surround in frame
 
@@ -558,10 +561,16 @@ def generate(
     else:
         chart = bool(rng.random() < 0.3) if with_chart is None else with_chart
         tilt, zoom = camera.big_tilt(rng, TILT_P_SLIDE)
-        canvas, out_w, out_h, pad = slides.slide_scene(rng, long_side, chart, tilt, zoom)
+        quarter = 0
+        if not chart and rng.random() < VICTORIAN_P:
+            canvas, out_w, out_h, pad, across = victorian.victorian_scene(rng, long_side, tilt, zoom)
+            # Writing across the slide: most such photographs are upright, the slide's long side vertical.
+            quarter = 1 if across and rng.random() < 0.7 else 0
+        else:
+            canvas, out_w, out_h, pad = slides.slide_scene(rng, long_side, chart, tilt, zoom)
         img, mask, bcs = _shoot(
             rng,
-            Scene(canvas, out_w, out_h, pad, tilt, zoom),
+            Scene(canvas, out_w, out_h, pad, tilt, zoom, quarter),
             blur_sigma,
             max_rot=2.0,
             defocus_radius=defocus_radius,
