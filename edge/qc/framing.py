@@ -172,13 +172,15 @@ class FramingCheck:
 
     def run(self, frame: FrameContext) -> CheckResult:
         settings = frame.profile.framing
+        subject = settings.subject
         angle = frame_skew(frame)
         value = round(angle, 2)
         # A tilt is the cause to fix first: a tilted sheet's corners run towards the frame edges, and
         # straightening it changes what is cut off.
         if abs(angle) > settings.rotation_fail_deg:
             return CheckResult(self.name, "fail",
-                               f"Sheet is tilted by {abs(angle):.0f}° (limit {settings.rotation_fail_deg:.1f}°): "
+                               f"{subject.capitalize()} is tilted by {abs(angle):.0f}° "
+                               f"(limit {settings.rotation_fail_deg:.1f}°): "
                                "straighten it square to the frame and retake", value=value,
                                threshold=settings.rotation_fail_deg)
         cut_warning: CheckResult | None = None
@@ -191,8 +193,8 @@ class FramingCheck:
                                       class_map)
                     if not sides:
                         continue
-                    message = f"{_WHAT[class_name]} is cut off at the {' and '.join(sides)} edge: move the sheet " \
-                              "fully into shot" + (" and retake" if status == "fail" else "")
+                    message = f"{_WHAT[class_name]} is cut off at the {' and '.join(sides)} edge: move the " \
+                              f"{subject} fully into shot" + (" and retake" if status == "fail" else "")
                     result = CheckResult(self.name, status, message, value=class_name,  # type: ignore[arg-type]
                                          regions=[region.id])
                     if status == "fail":
@@ -202,9 +204,9 @@ class FramingCheck:
             return cut_warning
         if abs(angle) > settings.rotation_warn_deg:
             return CheckResult(self.name, "warn",
-                               f"Sheet is tilted by {abs(angle):.1f}°: straighten it square to the frame",
+                               f"{subject.capitalize()} is tilted by {abs(angle):.1f}°: straighten it square to the frame",
                                value=value, threshold=settings.rotation_warn_deg)
-        return CheckResult(self.name, "ok", f"Specimen and labels in shot, sheet square ({angle:+.1f}°).",
+        return CheckResult(self.name, "ok", f"Specimen and labels in shot, {subject} square ({angle:+.1f}°).",
                            value=value, threshold=settings.rotation_fail_deg)
 
 

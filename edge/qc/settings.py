@@ -159,6 +159,8 @@ class FramingSettings(_Strict):
     edge_margin_fraction: float = Field(default=0.002, ge=0, lt=0.5)
     rotation_warn_deg: float = Field(default=2.0, ge=0, le=45)
     rotation_fail_deg: float = Field(default=4.0, ge=0, le=45)
+    # what the photographer straightens or moves into shot, as the messages name it
+    subject: Literal["sheet", "slide", "tray", "drawer"] = "sheet"
 
     @field_validator("keep_inside_fail", "keep_inside_warn")
     @classmethod
@@ -191,6 +193,9 @@ class ScaleSettings(_Strict):
 
 
 class ProfileSettings(_Strict):
+    # a model bundled with the package (a file name in its engines folder) that segments this
+    # profile's frames when segmenter.model is null; null: the general model
+    segmenter_model: str | None = Field(default=None, pattern=r"^[A-Za-z0-9._-]+\.onnx$")
     blur: BlurSettings
     colour_chart: ColourChartSettings
     barcode: BarcodeSettings = Field(default_factory=BarcodeSettings)

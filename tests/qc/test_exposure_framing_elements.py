@@ -168,6 +168,17 @@ def test_rotated_sheet_fails(herbarium: ProfileSettings) -> None:
     assert "straighten" in result.message
 
 
+def test_a_slide_station_is_told_to_move_the_slide_and_a_cut_label_is_a_retake() -> None:
+    from edge.config import load_settings
+
+    slides = load_settings(None).profiles["microscope_slide"]
+    tilted = FramingCheck().run(FrameContext(rotated(sheet_on_black(), 8.0), regions(), slides))
+    assert tilted.status == "fail" and tilted.message.startswith("Slide is tilted by 8°")
+    cut = FramingCheck().run(FrameContext(sheet_on_black(), [region(0, "label", (0, 300, 400, 600))], slides))
+    assert cut.status == "fail"
+    assert cut.message == "Label is cut off at the left edge: move the slide fully into shot and retake"
+
+
 def test_tilt_is_reported_before_what_it_cuts_off(herbarium: ProfileSettings) -> None:
     cut = [region(0, "label", LABEL), region(1, "specimen", (0, 250, 900, 1000))]
     result = FramingCheck().run(FrameContext(rotated(sheet_on_black(), 8.0), cut, herbarium))
