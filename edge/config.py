@@ -19,6 +19,7 @@ from edge.crop_settings import CropSettings
 from edge.decode_settings import DecodeSettings
 from edge.journal_settings import OutboxSettings
 from edge.qc.settings import ProfileSettings
+from edge.segmentation.model_card import bundled_model_names, bundled_model_path
 from edge.segmentation.settings import SegmenterSettings
 from edge.settings_base import Strict
 from edge.sinks.settings import MqttSettings, UpstreamSettings, mask_password, upstream_name
@@ -144,4 +145,18 @@ def load_settings(path: str | Path | None = None, overrides: dict[str, Any] | No
         origin = next((n for n, d in reversed(sources) if "profile" in d), sources[-1][0])
         raise ConfigError(f"{origin}: profile: unknown profile {settings.profile!r}; expected one of "
                           + ", ".join(sorted(settings.profiles)))
+    _check_profile_models(settings, sources)
     return settings
+
+
+def _check_profile_models(settings: Settings, sources: list[tuple[str, dict[str, Any]]]) -> None:
+    """A profile's bundled model must be one the package ships (checked for every profile, so a
+    mistyped name is found before a station switches to that profile)."""
+    for name, profile in settings.profiles.items():
+        wanted = profile.segmenter_model
+        if wanted is None or bundled_model_path(wanted).is_file():
+            continue
+        loc = ("profiles", name, "segmenter_model")
+        origin = next((n for n, d in reversed(sources) if _has_path(d, loc)), sources[-1][0])
+        raise ConfigError(f"{origin}: profiles.{name}.segmenter_model: no bundled model {wanted!r}; the package "
+                          "ships " + ", ".join(bundled_model_names()))

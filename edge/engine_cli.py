@@ -24,8 +24,8 @@ def add_engine_commands(subparsers: Any) -> None:
         description="Build a serialized TensorRT engine for this GPU and TensorRT version, with its sidecar JSON "
                     "and the timing cache beside it. Does nothing when a fitting engine is already there.")
     build.add_argument("--config", help="station configuration (YAML): model, engine_dir, precision, gpu")
-    build.add_argument("--onnx", metavar="F", help="ONNX file to build from (default: segmenter.model or the bundled "
-                                                   "model; on TensorRT 11 with --fp16 its .fp16.onnx copy)")
+    build.add_argument("--onnx", metavar="F", help="ONNX file to build from (default: segmenter.model or the profile's "
+                                                   "bundled model; on TensorRT 11 with --fp16 its .fp16.onnx copy)")
     precision = build.add_mutually_exclusive_group()
     precision.add_argument("--fp16", action="store_true", help="FP16 engine (default: segmenter.precision)")
     precision.add_argument("--fp32", action="store_true", help="FP32 engine")
@@ -55,10 +55,10 @@ def _precision(args: argparse.Namespace, configured: str) -> str:
     return "fp16" if args.fp16 else "fp32" if args.fp32 else configured
 
 
-def _model_card(settings: SegmenterSettings) -> Any:
-    from edge.segmentation.model_card import bundled_model_path, load_model_card
+def _model_card(settings: SegmenterSettings, profile_model: str | None) -> Any:
+    from edge.segmentation.model_card import load_model_card, model_path
 
-    return load_model_card(Path(settings.model).expanduser() if settings.model else bundled_model_path())
+    return load_model_card(model_path(settings.model, profile_model))
 
 
 def _is_float16_onnx(path: Path) -> bool | None:
@@ -76,7 +76,8 @@ def cmd_build_engine(args: argparse.Namespace) -> int:
     from edge.segmentation.tensorrt_backend import run_on_device_thread
     from edge.segmentation.tensorrt_build import EngineBuildFailed, build_and_store, engine_key, strongly_typed
 
-    base = load_settings(args.config).segmenter
+    station = load_settings(args.config)
+    base = station.segmenter
     precision = _precision(args, base.precision)
     changes: dict[str, Any] = {"precision": precision}
     if args.out:
@@ -95,7 +96,7 @@ def cmd_build_engine(args: argparse.Namespace) -> int:
         else:
             source = onnx_path  # e.g. the .fp16.onnx export, which shares the configured model's card
     settings = base.model_copy(update=changes)
-    card = _model_card(settings)
+    card = _model_card(settings, station.active_profile.segmenter_model)
     engine_dir = resolve_engine_dir(settings.engine_dir)
 
     def build(trt: Any, device: Any) -> int:
@@ -197,12 +198,13 @@ def cmd_verify_engine(args: argparse.Namespace) -> int:
     from edge.segmentation.onnxruntime_backend import OnnxRuntimeSegmenter
     from edge.segmentation.tensorrt_backend import TensorRtSegmenter
 
-    base = load_settings(args.config).segmenter
+    station = load_settings(args.config)
+    base = station.segmenter
     precision = _precision(args, base.precision)
     settings = base.model_copy(update={"precision": precision, "backend": "tensorrt"})
     max_diff = args.max_logit_diff if args.max_logit_diff is not None else (1e-3 if precision == "fp32" else None)
     frames = _frames(args.paths)
-    card = _model_card(settings)
+    card = _model_card(settings, station.active_profile.segmenter_model)
     reference = OnnxRuntimeSegmenter(card, threads=settings.threads, provider="cpu")
     candidate = TensorRtSegmenter(card, settings, config_path=args.config)
     agreement = Agreement()

@@ -46,7 +46,7 @@ class Judgement:
 class FramePipeline:
     def __init__(self, settings: Settings, segmenter: Segmenter | None = None) -> None:
         self.settings = settings
-        self.segmenter = segmenter or create_segmenter(settings.segmenter)
+        self.segmenter = segmenter or create_segmenter(settings.segmenter, settings.active_profile.segmenter_model)
         self.decoder = FrameDecoder(settings.decode.max_megapixels)
         self.checks = checks_for(settings.active_profile)
         self._start_order = sorted(self.checks, key=lambda check: start_rank(check.name))

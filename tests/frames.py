@@ -51,6 +51,40 @@ def draw_chart(img: np.ndarray, x0: int, y0: int, x1: int, y1: int, rows: int = 
             img[py0:py1, px0:px1] = colour
 
 
+def draw_old_slide(width: int = 700, height: int = 2100) -> np.ndarray:
+    """An old slide photographed upright and close: a tan oval label written in script at the top, a
+    varnished ring cell with a dark mount in the middle, a bordered yellow label in bold capitals below.
+    Returns the image; the parts' boxes are OLD_SLIDE_BOXES (fractions of width and height)."""
+    rng = np.random.default_rng(0)
+    img = np.clip(228 + rng.normal(0, 2, (height, width, 3)), 0, 255).astype(np.uint8)
+    cv2.ellipse(img, (width // 2, int(height * 0.11)), (int(width * 0.4), int(height * 0.085)), 0, 0, 360,
+                (150, 195, 225), -1, cv2.LINE_AA)
+    for i, text in enumerate(["Anatomy", "of Moth"]):
+        cv2.putText(img, text, (int(width * 0.2), int(height * (0.095 + 0.055 * i))),
+                    cv2.FONT_HERSHEY_SCRIPT_COMPLEX, width / 300, (40, 45, 70), max(2, width // 200), cv2.LINE_AA)
+    centre, r = (width // 2, height // 2), int(width * 0.36)
+    cv2.circle(img, centre, r, (40, 170, 215), -1, cv2.LINE_AA)
+    cv2.circle(img, centre, int(r * 0.85), (25, 25, 25), -1, cv2.LINE_AA)
+    cv2.circle(img, centre, int(r * 0.7), (60, 60, 60), -1, cv2.LINE_AA)
+    for k in range(12):
+        a = k / 12 * 2 * np.pi
+        tip = (int(centre[0] + np.cos(a) * r * 0.4), int(centre[1] + np.sin(a) * r * 0.4))
+        cv2.line(img, centre, tip, (120, 150, 170), 3)
+    x0, y0, x1, y1 = int(width * 0.08), int(height * 0.72), int(width * 0.92), int(height * 0.95)
+    img[y0:y1, x0:x1] = (80, 205, 238)
+    cv2.rectangle(img, (x0 + 12, y0 + 12), (x1 - 12, y1 - 12), (40, 60, 80), 4)
+    for i, text in enumerate(["POLLEN", "SELECTED", "L.S."]):
+        cv2.putText(img, text, (x0 + int(width * 0.12), y0 + int(height * (0.06 + 0.06 * i))),
+                    cv2.FONT_HERSHEY_DUPLEX, width / 330, (30, 40, 60), max(3, width // 120), cv2.LINE_AA)
+    return img
+
+
+OLD_SLIDE_BOXES = {
+    "label": [(0.1, 0.025, 0.9, 0.195), (0.08, 0.72, 0.92, 0.95)],
+    "specimen": [(0.14, 0.374, 0.86, 0.626)],
+}
+
+
 def write_jpeg(path: Path, image: np.ndarray, quality: int = 92) -> Path:
     ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
     assert ok

@@ -49,12 +49,14 @@ LIMITATIONS = [
     "of a sheet's width) are found unreliably; the QC checks re-examine barcodes and charts on "
     "full-resolution crops.",
     "One class map per frame: overlapping parts (a barcode printed on a label) take the class of the top part.",
-    "Insect drawers, slide trays and other subjects are outside the training distribution.",
+    "Insect drawers and subjects other than herbarium sheets, slides and slide trays are outside the "
+    "training distribution.",
 ]
 # what a model trained on one kind of scene adds to its limitations
 KIND_LIMITATIONS = {
-    "microscope_slide": "Fine-tuned on slide scenes only (single slides and trays): for a slide station's "
-    "segmenter.model; herbarium sheets belong to the general model.",
+    "microscope_slide": "Fine-tuned on slide scenes only (single slides, close-ups of old slides, trays): "
+    "the microscope_slide profile runs it (profiles.<name>.segmenter_model); herbarium sheets belong to the "
+    "general model.",
 }
 DEFAULT_NAME = "specimen-edge-segmenter"
 

@@ -204,7 +204,8 @@ class FramingCheck:
             return cut_warning
         if abs(angle) > settings.rotation_warn_deg:
             return CheckResult(self.name, "warn",
-                               f"{subject.capitalize()} is tilted by {abs(angle):.1f}°: straighten it square to the frame",
+                               f"{subject.capitalize()} is tilted by {abs(angle):.1f}°: "
+                               "straighten it square to the frame",
                                value=value, threshold=settings.rotation_warn_deg)
         return CheckResult(self.name, "ok", f"Specimen and labels in shot, {subject} square ({angle:+.1f}°).",
                            value=value, threshold=settings.rotation_fail_deg)

@@ -22,8 +22,23 @@ class ModelCard:
     output_name: str
 
 
-def bundled_model_path() -> Path:
-    return packaged_file("engines", "segmenter.onnx")
+# the general model, for every kind of frame; a profile may name another bundled model
+GENERAL_MODEL = "segmenter.onnx"
+
+
+def bundled_model_path(name: str = GENERAL_MODEL) -> Path:
+    return packaged_file("engines", name)
+
+
+def bundled_model_names() -> list[str]:
+    return sorted(p.name for p in bundled_model_path().parent.glob("*.onnx"))
+
+
+def model_path(model: str | None, profile_model: str | None = None) -> Path:
+    """The ONNX file to run: segmenter.model when set, else the profile's bundled model, else the general one."""
+    if model:
+        return Path(model).expanduser()
+    return bundled_model_path(profile_model or GENERAL_MODEL)
 
 
 def file_sha256(path: Path) -> str:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from pathlib import Path
 
 from edge.segmentation.base import Segmenter
-from edge.segmentation.model_card import ModelCard, bundled_model_path, load_model_card
+from edge.segmentation.model_card import ModelCard, load_model_card, model_path
 from edge.segmentation.settings import SegmenterSettings
 
 log = logging.getLogger(__name__)
@@ -50,9 +49,9 @@ BACKENDS: dict[str, Callable[[ModelCard, SegmenterSettings], Segmenter]] = {
 }
 
 
-def create_segmenter(settings: SegmenterSettings) -> Segmenter:
-    model_path = Path(settings.model).expanduser() if settings.model else bundled_model_path()
-    card = load_model_card(model_path)
+def create_segmenter(settings: SegmenterSettings, profile_model: str | None = None) -> Segmenter:
+    """profile_model: the bundled model the active profile names (used when segmenter.model is null)."""
+    card = load_model_card(model_path(settings.model, profile_model))
     segmenter = BACKENDS[settings.backend](card, settings)
     log.info("segmenter: %s on %s (backend setting %s), model %s", segmenter.info.backend, segmenter.info.device,
              settings.backend, card.name)

@@ -141,3 +141,17 @@ def test_no_gpu_is_a_clear_error(install_trt: Callable[[str], ModuleType], pycud
     install_trt("10.3.0")
     assert main(["build-engine", "--config", str(station_config())]) == 2
     assert "CUDA device 0 requested, 0 present" in capsys.readouterr().err
+
+
+def test_a_slide_station_builds_the_engine_of_its_profiles_model(
+        install_trt: Callable[[str], ModuleType], pycuda: ModuleType, tmp_path: Path, engine_dir: Path) -> None:
+    from edge.segmentation.model_card import bundled_model_path
+
+    install_trt("10.3.0")
+    cfg = tmp_path / "slides.yaml"
+    cfg.write_text(f"profile: microscope_slide\nsegmenter:\n  engine_dir: {engine_dir}\n  threads: 1\n")
+    assert main(["build-engine", "--config", str(cfg)]) == 0
+    (sidecar,) = _sidecars(engine_dir)
+    key = EngineKey.from_json(sidecar["key"])  # type: ignore[arg-type]
+    assert key.onnx_sha256 == file_sha256(bundled_model_path("segmenter-slides.onnx"))
+    assert key.onnx_sha256 != file_sha256(bundled_model_path())

@@ -225,7 +225,7 @@ def _cover(rng: np.random.Generator, w: int, h: int, window: int) -> Layer:
     elif kind < 0.7:  # dots
         period = max(int(h * float(rng.uniform(0.05, 0.1))), 3)
         pat[::period, ::period] = 1.0
-        pat = cv2.dilate(pat, np.ones((2, 2), np.uint8))
+        pat = np.asarray(cv2.dilate(pat, np.ones((2, 2), np.uint8)), np.float32)
     cx, cy = w // 2, h // 2
     if rng.random() < 0.6:  # a rosette of rays round the window
         for k in range(int(rng.integers(24, 60))):
