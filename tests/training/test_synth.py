@@ -48,7 +48,8 @@ def test_shapes_dtypes_and_class_range(kind: str) -> None:
             # portrait, or a sheet lying sideways in a landscape frame
             assert 0.55 < min(h, w) / max(h, w) < 0.8
         else:
-            assert w > h
+            # landscape, or a close-up of an old slide standing upright (about 3:1 either way)
+            assert w > h or 2.6 < h / w < 3.4
 
 
 def test_auto_kind_mixes_sheets_and_slides() -> None:
