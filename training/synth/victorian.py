@@ -104,9 +104,8 @@ def old_label(rng: np.random.Generator, w: int, h: int) -> Layer:
             for i in range(n):
                 labels.handwriting(ink_extra, rng, w * 0.18, h * 0.14 + i * pitch, w * 0.64, pitch * 0.45)
         if rng.random() < 0.4:  # a printed oval rule inside the edge
-            cv2.ellipse(ic_arr := np.zeros((h, w), np.float32), (w // 2, h // 2), (int(w * 0.45), int(h * 0.45)),
-                        0, 0, 360, 1.0, max(1, int(min(w, h) * 0.012)), cv2.LINE_AA)
-            ink_extra = np.maximum(ink_extra, ic_arr)
+            cv2.ellipse(ink_extra, (w // 2, h // 2), (int(w * 0.45), int(h * 0.45)), 0, 0, 360, 1.0,
+                        max(1, int(min(w, h) * 0.012)), cv2.LINE_AA)
     elif pick < 0.75:  # printed: two to four lines of bold capitals in a ruled frame, maybe a dark band
         n = int(rng.integers(2, 5))
         lines = [str(rng.choice(PRINTED_WORDS)) for _ in range(n)]
