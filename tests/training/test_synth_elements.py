@@ -274,6 +274,17 @@ def test_station_slides_have_two_labels_and_a_datamatrix() -> None:
         assert [b.format for b in s.barcodes] == ["DataMatrix"]
 
 
+def test_white_station_surrounds_have_card_texture_and_mostly_a_ledge_with_a_shadow() -> None:
+    ledges = 0
+    for seed in range(10):
+        flat = np.full((300, 900, 3), 238, np.uint8)
+        out = slides._white_station_surround(np.random.default_rng(seed), flat, 30, 240).astype(np.float32)
+        assert out[100:200, 100:800].std() > 1.0  # card grain, not a flat light box
+        rows = out.mean(axis=(1, 2))
+        ledges += bool(rows.min() < 225)  # the shadow under the ledge's edge
+    assert 3 <= ledges <= 9
+
+
 def test_old_slide_labels_are_tan_or_yellow_paper_with_large_writing() -> None:
     warm = 0
     for seed in range(12):

@@ -448,6 +448,25 @@ def _background(rng: np.random.Generator, h: int, w: int) -> tuple[np.ndarray, f
     return np.clip(img, 0, 255).astype(np.uint8), float(base.mean())
 
 
+def _white_station_surround(rng: np.random.Generator, bg: np.ndarray, pad: int, out_h: int) -> np.ndarray:
+    """Card texture on a white station surround and, mostly, a ledge band along the top or bottom edge with
+    a soft shadow line under its inner edge. All background."""
+    h, w = bg.shape[:2]
+    img = bg.astype(np.float32) + grain(rng, h, w, float(rng.uniform(1.5, 4.0)))[..., None]
+    if rng.random() < 0.6:
+        band = int(out_h * float(rng.uniform(0.03, 0.1)))
+        top = bool(rng.random() < 0.5)
+        y0, y1 = (0, pad + band) if top else (h - pad - band, h)
+        img[y0:y1] += float(rng.uniform(-10, 6))
+        shade = max(2, int(out_h * float(rng.uniform(0.003, 0.012))))
+        depth = float(rng.uniform(15, 45))
+        for i in range(shade):
+            y = y1 + i if top else y0 - 1 - i
+            if 0 <= y < h:
+                img[y] -= depth * (1 - i / shade)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
 def slide_scene(
     rng: np.random.Generator, long_side: int, with_chart: bool, tilt: float = 0.0, zoom: float = 1.0
 ) -> tuple[Layer, int, int, int]:
@@ -468,9 +487,12 @@ def slide_scene(
     pad = max(int(round(0.05 * long_side)), camera.tilt_pad(out_w, out_h, tilt, zoom, 2.0))
     bg, lvl = _background(rng, out_h + 2 * pad, out_w + 2 * pad)
     if station:
-        # Station captures: on black velvet or a white light box.
+        # Station captures: on black velvet, or on white card or a light box, often against the white
+        # ledge the slide is pushed up to (a band along one long edge, a soft shadow under its edge).
         v = float(rng.uniform(5, 25)) if rng.random() < 0.5 else float(rng.uniform(225, 250))
         bg = np.clip(bg.astype(np.float32) - float(bg.mean()) + v, 0, 255).astype(np.uint8)
+        if v > 128:
+            bg = _white_station_surround(rng, bg, pad, out_h)
         lvl = v
     canvas = Layer(bg, np.ones(bg.shape[:2], np.float32), np.zeros(bg.shape[:2], np.uint8))
     s = slide(rng, ppm, lvl, station=station)
