@@ -17,7 +17,7 @@ import numpy as np
 
 from . import camera, labels
 from .fonts import InkCanvas, pick_font
-from .layer import KEEP, Layer, grain, lowfreq
+from .layer import KEEP, Layer, grain, lowfreq, rotated
 from .slides import SPECIMEN, STAINS, _c, _cut, _mount, _organism, _sections, _tiny_mount, maker_seal
 
 LABEL = labels.LABEL
@@ -262,8 +262,7 @@ def victorian_slide(rng: np.random.Generator, ppm: float, across: bool) -> Layer
     for end in ends:
         lab = old_label(rng, lh, lw) if across else old_label(rng, lw, lh)
         if across:
-            lab = Layer(np.ascontiguousarray(np.rot90(lab.bgr, 3)), np.ascontiguousarray(np.rot90(lab.alpha, 3)),
-                        np.ascontiguousarray(np.rot90(lab.cls, 3)))
+            lab = rotated(lab, -90)
         gap = int(ppm * float(rng.uniform(0.5, 2.5)))
         x = gap if end == 0 else w - lab.w - gap
         lay.paste(lab, x, (h - lab.h) // 2 + int(rng.normal(0, ppm * 0.3)))
@@ -272,8 +271,7 @@ def victorian_slide(rng: np.random.Generator, ppm: float, across: bool) -> Layer
     if rng.random() < 0.35:
         seal = maker_seal(rng, int(ppm * float(rng.uniform(7, 11))))
         if across:
-            seal = Layer(np.ascontiguousarray(np.rot90(seal.bgr, 3)), np.ascontiguousarray(np.rot90(seal.alpha, 3)),
-                         np.ascontiguousarray(np.rot90(seal.cls, 3)))
+            seal = rotated(seal, -90)
         if free1 - free0 > seal.w + 12 * ppm:
             at_end = bool(rng.random() < 0.5)
             x = free1 - seal.w if at_end else free0
