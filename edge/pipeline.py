@@ -19,7 +19,7 @@ from edge.qc.base import CheckResult, FrameContext
 from edge.qc.framing import CLASS_MAP_KEY, SKEW_CACHE_KEY, reframed_across_bars, skew_degrees
 from edge.qc.region_settling import settle_regions
 from edge.qc.registry import checks_for, start_rank
-from edge.qc.ruler_extent import grow_along_rulers
+from edge.qc.ruler_extent import fit_scale_bars
 from edge.qc.scale import RULER_READINGS_KEY
 from edge.qc.station_history import StationHistory
 from edge.segmentation.base import Segmenter
@@ -104,12 +104,17 @@ class FramePipeline:
         # the checks run on two threads: their work is mostly OpenCV and numpy, which release the
         # interpreter, and the full decode has finished, so both cores are free again
         started = {check.name: self._check_pool.submit(check.run, context) for check in self._start_order}
-        # scale bars grown along their rulers for the verdict; only a label's cut is judged on them again
-        grown = self._check_pool.submit(grow_along_rulers, regions, decoded.full, ruler_readings) \
-            if rules.grow_scale_bars else None
+        # scale bars fitted to their rulers for the verdict; only a label's cut is judged again, on the
+        # grown bars (a wordmark on the bar, cut from the ruler's region, still tells a credit line)
+        fitted = self._check_pool.submit(fit_scale_bars, regions, decoded.full, ruler_readings,
+                                         rules.grow_scale_bars, rules.trim_scale_bars) \
+            if rules.grow_scale_bars or rules.trim_scale_bars else None
         results += [started[check.name].result() for check in self.checks]
-        reported = [*(grown.result() if grown is not None else regions), *context.findings.found_regions]
-        results = [reframed_across_bars(r, context, reported) if r.check == "framing" else r for r in results]
+        grown, cut = fitted.result() if fitted is not None else (regions, regions)
+        found = context.findings.found_regions
+        results = [reframed_across_bars(r, context, [*grown, *found]) if r.check == "framing" else r
+                   for r in results]
+        reported = [*cut, *found]
         accepted = not any(r.status == "fail" for r in results)
         self.history.record(accepted=accepted, camera=context.camera, edge_width=context.findings.edge_width,
                             barcodes=[b["text"] for b in context.findings.barcodes])

@@ -146,11 +146,13 @@ def test_scale_bar_ruler_bands_default_and_bounds(tmp_path: Path) -> None:
 def test_chart_and_ruler_settling_defaults_and_bounds(tmp_path: Path) -> None:
     defaults = load_settings(None).segmenter
     assert defaults.check_chart_regions is True and defaults.chart_ruler_min_bands == 6
-    assert defaults.grow_scale_bars is True
+    assert defaults.grow_scale_bars is True and defaults.trim_scale_bars is True
     off = load_settings(write(tmp_path, "segmenter:\n  check_chart_regions: false\n  chart_ruler_min_bands: 0\n"
-                                        "  grow_scale_bars: false\n"))
+                                        "  grow_scale_bars: false\n  trim_scale_bars: false\n"))
     assert off.segmenter.check_chart_regions is False and off.segmenter.chart_ruler_min_bands == 0
-    assert off.segmenter.grow_scale_bars is False
+    assert off.segmenter.grow_scale_bars is False and off.segmenter.trim_scale_bars is False
+    with pytest.raises(ConfigError, match="segmenter.trim_scale_bars"):
+        load_settings(write(tmp_path, "segmenter:\n  trim_scale_bars: sometimes\n"))
     with pytest.raises(ConfigError, match="segmenter.chart_ruler_min_bands"):
         load_settings(write(tmp_path, "segmenter:\n  chart_ruler_min_bands: 65\n"))
     with pytest.raises(ConfigError, match="segmenter.check_chart_regions"):
@@ -169,7 +171,7 @@ def test_per_class_score_floors_name_known_classes_and_lie_between_0_and_1(tmp_p
         load_settings(write(tmp_path, "segmenter:\n  min_region_score_by_class:\n    barcode: 1.5\n"))
     settings = load_settings(write(tmp_path, "segmenter:\n  min_region_score_by_class:\n    barcode: 0.4\n"))
     # a station's floor adds to the defaults' floors
-    assert settings.segmenter.min_region_score_by_class == {"colour_chart": 0.68, "barcode": 0.4}
+    assert settings.segmenter.min_region_score_by_class == {"colour_chart": 0.68, "stamp": 0.72, "barcode": 0.4}
 
 
 @pytest.mark.parametrize("text,key", [

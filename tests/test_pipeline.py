@@ -216,3 +216,34 @@ def test_a_credit_line_on_the_ruler_bar_along_the_edge_is_no_label_cut_off(
     cv2.imwrite(str(path), img)
     cut = framing(judge(station(), path).verdict)
     assert cut["status"] == "warn" and "Label is cut off at the bottom edge" in cut["message"]
+
+
+def test_a_wordmark_on_the_ruler_bar_is_cut_from_the_reported_scale_bar(
+        tmp_path: Path, station: Callable[..., Settings], verdict_schema: Callable[[dict[str, Any]], None]) -> None:
+    img = draw_sheet(1200, 1800, chart=False)
+    # an imaging bar the toy network calls scale bar (cyan) end to end: a round logo and the
+    # institution's name in white on its left, 5 cm of mm ticks at 6 px/mm on its right. (Smaller
+    # lettering at this resolution can read as a few ruler bands; the bar is then left whole.)
+    top = 1580
+    img[top:top + 100, 100:1100] = SCALE_BAR_BGR
+    cv2.circle(img, (160, top + 50), 34, (250, 250, 250), -1)
+    cv2.putText(img, "HERBARIUM", (215, top + 72), cv2.FONT_HERSHEY_TRIPLEX, 1.8, (250, 250, 250), 3, cv2.LINE_AA)
+    for mm in range(0, 51):
+        x = 770 + mm * 6
+        img[top:top + (40 if mm % 10 == 0 else 30 if mm % 5 == 0 else 20), x:x + 2] = (20, 20, 20)
+    path = tmp_path / "wordmark-bar.png"
+    cv2.imwrite(str(path), img)
+
+    def bar_of(verdict: dict[str, Any]) -> list[int]:
+        (found,) = [r for r in verdict["regions"] if r["class"] == "scale_bar"]
+        return list(found["bbox"])
+
+    whole = bar_of(judge(station(segmenter={"trim_scale_bars": False}), path).verdict)
+    assert whole[0] <= 110 and whole[2] >= 1090
+    v = judge(station(), path).verdict
+    verdict_schema(v)
+    cut = bar_of(v)
+    # from within a window (3 cm) and a centimetre of the ticks, past the logo and most of the name
+    assert 770 - 240 <= cut[0] <= 770 and cut[1:] == whole[1:]
+    checks = {c["check"]: c for c in v["checks"]}
+    assert checks["required_elements"]["status"] == "ok", checks["required_elements"]["message"]

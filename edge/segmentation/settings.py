@@ -30,6 +30,9 @@ class SegmenterSettings(Strict):
     scale_bar_min_ruler_bands: int = Field(default=0, ge=0, le=64)
     # a scale-bar region with a ruler reading grown along its ruler (edge/qc/ruler_extent.py)
     grow_scale_bars: bool = False
+    # a scale-bar region with a ruler reading cut back, for the verdict, at an end that shows no
+    # ruler at all (edge/qc/ruler_extent.py)
+    trim_scale_bars: bool = False
     # chart regions settled on the full frame: a target strip's end blocks joined, a ruler called
     # chart made scale bar (edge/qc/chart_regions.py)
     check_chart_regions: bool = False

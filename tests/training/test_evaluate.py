@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from training.evaluate import MatchCounts, box_iou, boxes_match, holds_centre, judge
+from training.evaluate import MatchCounts, box_iou, boxes_match, f_beta, holds_centre, judge
 
 
 def test_iou_of_identical_disjoint_and_half_overlapping_boxes() -> None:
@@ -65,3 +65,14 @@ def test_judge_flags_false_chart_rate_as_an_upper_bound() -> None:
     assert v["false_chart_rate"]["pass"] is False
     assert v["scale_bar_recall"]["pass"] is False
     assert judge(None, None)["barcode_recall"]["pass"] is None
+
+
+def test_f_half_weights_precision_twice_as_much_as_recall() -> None:
+    # the stamp floor is chosen by F0.5: a surer, smaller set of regions beats a fuller, noisier one
+    surer = {"recall": 0.45, "precision": 0.87}
+    fuller = {"recall": 0.52, "precision": 0.74}
+    assert f_beta(surer, 0.5) > f_beta(fuller, 0.5)
+    assert f_beta(surer, 1.0) < f_beta(fuller, 1.0)
+    assert f_beta({"recall": 0.6, "precision": 0.6}, 0.5) == pytest.approx(0.6)
+    assert f_beta({"recall": None, "precision": 0.9}, 0.5) == 0.0
+    assert f_beta({"recall": 0.0, "precision": 0.0}, 0.5) == 0.0
