@@ -14,7 +14,7 @@ ruler at all: fewer agreeing bands than a scale-bar region needs to be kept.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 import numpy as np
@@ -40,13 +40,13 @@ _END_MIN_BANDS = 4
 
 def grow_along_rulers(regions: Sequence[Region], image: np.ndarray, readings: dict[int, Reading]) -> list[Region]:
     """The regions, each scale-bar region with a reading grown along its ruler (ids unchanged)."""
-    grown = []
-    for region in regions:
-        reading = readings.get(region.id)
-        if region.class_name == "scale_bar" and reading is not None:
-            region = replace(region, bbox=ruler_box(image, region.bbox, reading[0]))
-        grown.append(region)
-    return grown
+    return _refitted(regions, image, readings, ruler_box)
+
+
+def cut_bare_ends(regions: Sequence[Region], image: np.ndarray, readings: dict[int, Reading]) -> list[Region]:
+    """The regions, each scale-bar region with a reading cut back at ends that show no ruler (ids
+    unchanged)."""
+    return _refitted(regions, image, readings, bare_ends_cut)
 
 
 def fit_scale_bars(regions: Sequence[Region], image: np.ndarray, readings: dict[int, Reading], grow: bool,
@@ -57,16 +57,16 @@ def fit_scale_bars(regions: Sequence[Region], image: np.ndarray, readings: dict[
     return grown, cut_bare_ends(grown, image, readings) if trim else grown
 
 
-def cut_bare_ends(regions: Sequence[Region], image: np.ndarray, readings: dict[int, Reading]) -> list[Region]:
-    """The regions, each scale-bar region with a reading cut back at ends that show no ruler (ids
-    unchanged)."""
-    cut = []
+def _refitted(regions: Sequence[Region], image: np.ndarray, readings: dict[int, Reading],
+              fit: Callable[[np.ndarray, Box, float], Box]) -> list[Region]:
+    """The regions, each scale-bar region with a reading given the box `fit` makes of it at its scale."""
+    out = []
     for region in regions:
         reading = readings.get(region.id)
         if region.class_name == "scale_bar" and reading is not None:
-            region = replace(region, bbox=bare_ends_cut(image, region.bbox, reading[0]))
-        cut.append(region)
-    return cut
+            region = replace(region, bbox=fit(image, region.bbox, reading[0]))
+        out.append(region)
+    return out
 
 
 def _axis(image: np.ndarray, box: Box, px_per_mm: float) -> tuple[bool, int, int, int, int, int, int]:
