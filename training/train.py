@@ -68,6 +68,9 @@ MEAN = (0.485, 0.456, 0.406)
 STD = (0.229, 0.224, 0.225)
 
 
+# The parts of `training.model.Segmenter` that --freeze-encoder keeps as they are.
+ENCODER_MODULES = ("stem", "stage8", "stage16")
+
 def parse_hw(text: str) -> tuple[int, int]:
     h, w = (int(v) for v in text.lower().split("x"))
     return h, w
@@ -292,6 +295,17 @@ def validation_iou(
     return iou_from_confusion(cm)
 
 
+def freeze_encoder(model: torch.nn.Module) -> list[torch.nn.Module]:
+    """Stops training the encoder (stem and the 1/8 and 1/16 stages): what the network has learnt to
+    see stays as it is, and only the context gate, decoder and head learn. Returns the frozen modules,
+    which must be kept in eval mode so their batch norms keep the starting statistics."""
+    frozen = [getattr(model, name) for name in ENCODER_MODULES]
+    for module in frozen:
+        for p in module.parameters():
+            p.requires_grad_(False)
+    return frozen
+
+
 def previous_training_record(init: Path) -> Any:
     """How the starting weights were made: the run's train_info.json, or the model card's record."""
     if init.suffix == ".onnx":
@@ -359,6 +373,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--workers", type=int, default=2, help="processes generating the cache")
     ap.add_argument(
         "--init", type=Path, default=None, help="start from this checkpoint (.pt) or exported model (.onnx)"
+    )
+    ap.add_argument(
+        "--freeze-encoder", action="store_true",
+        help="with --init: train only the context gate, decoder and head; the encoder keeps the starting weights",
     )
     ap.add_argument("--max-minutes", type=float, default=0.0, help="stop crop epochs after this (0: no limit)")
     ap.add_argument(
@@ -430,7 +448,8 @@ def main(argv: list[str] | None = None) -> None:
         f"parameters {count_parameters(model):,}; {len(seeds)} train / {len(val_seeds)} val samples",
         flush=True,
     )
-    opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=1e-4)
+    frozen = freeze_encoder(model) if a.freeze_encoder else []
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=a.lr, weight_decay=1e-4)
     crop_steps = a.epochs * (len(seeds) // a.batch)
     full_seeds = full_pool[: a.full_samples] if a.full_samples > 0 else seeds
     full_steps = a.full_epochs * (len(full_seeds) // a.full_batch)
@@ -462,6 +481,8 @@ def main(argv: list[str] | None = None) -> None:
             step = crop_steps  # jump the schedule to the whole-canvas phase
             continue
         model.train()
+        for module in frozen:  # batch norms of a frozen part keep the starting statistics
+            module.eval()
         losses: list[float] = []
         device_losses: list[torch.Tensor] = []  # on a GPU, read back once per epoch, not per step
         t0 = time.monotonic()
@@ -542,6 +563,7 @@ def main(argv: list[str] | None = None) -> None:
         "width": a.width,
         "dice": a.dice,
         "lovasz": a.lovasz,
+        "frozen": list(ENCODER_MODULES) if a.freeze_encoder else [],
         "generator": a.generator,
         "generator_fingerprint": primary_folder.name.split("_")[0],
         "kind": a.kind,

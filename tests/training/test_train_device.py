@@ -186,3 +186,30 @@ def test_device_script_refuses_without_cuda(tmp_path: Path) -> None:
     assert "REFUSED" in run.stdout + run.stderr and "no CUDA device" in run.stdout + run.stderr
     assert "REFUSED" in (tmp_path / "out" / "device_run.log").read_text()
     assert not (tmp_path / "out" / "last.pt").exists()
+
+
+def test_a_frozen_encoder_keeps_its_weights_and_statistics_while_the_decoder_learns(tmp_path: Path) -> None:
+    from training.model import build_model, load_checkpoint
+    from training.train import ENCODER_MODULES
+
+    cache, out = tmp_path / "cache", tmp_path / "run"
+    write_tiny_cache(cache, TRAIN_SEED_BASE, 8)
+    write_tiny_cache(cache, VALIDATION_SEED_BASE, 2)
+    start = build_model(16)
+    torch.save({"model": start.state_dict()}, tmp_path / "start.pt")
+    main(
+        [
+            "--cache", str(cache), "--samples", "8", "--val-samples", "2", "--canvas", "128x96",
+            "--crop", "64x64", "--epochs", "2", "--full-epochs", "0", "--batch", "4", "--width", "16",
+            "--workers", "1", "--threads", "1", "--init", str(tmp_path / "start.pt"), "--freeze-encoder",
+            "--out", str(out),
+        ]
+    )  # fmt: skip
+    before, after = start.state_dict(), load_checkpoint(out / "last.pt").state_dict()
+    encoder = [k for k in before if k.split(".")[0] in ENCODER_MODULES]
+    rest = [k for k in before if k.split(".")[0] not in ENCODER_MODULES and before[k].is_floating_point()]
+    assert encoder and rest
+    # weights and batch-norm running statistics of the encoder alike
+    assert all(torch.equal(before[k], after[k]) for k in encoder)
+    assert any(not torch.equal(before[k], after[k]) for k in rest)
+    assert json.loads((out / "train_info.json").read_text())["frozen"] == list(ENCODER_MODULES)
