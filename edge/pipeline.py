@@ -18,7 +18,7 @@ from edge.decode import FrameDecoder, UnreadableFrame, decode_small, shrink
 from edge.qc.base import CheckResult, FrameContext
 from edge.qc.framing import CLASS_MAP_KEY, SKEW_CACHE_KEY, reframed_across_bars, skew_degrees
 from edge.qc.region_settling import settle_regions
-from edge.qc.registry import checks_for, start_rank
+from edge.qc.registry import START_FIRST, checks_for, start_rank
 from edge.qc.ruler_extent import fit_scale_bars
 from edge.qc.scale import RULER_READINGS_KEY
 from edge.qc.station_history import StationHistory
@@ -103,12 +103,15 @@ class FramePipeline:
         results = [CheckResult("readable", "ok", "Image decoded completely.", value=True)]
         # the checks run on two threads: their work is mostly OpenCV and numpy, which release the
         # interpreter, and the full decode has finished, so both cores are free again
-        started = {check.name: self._check_pool.submit(check.run, context) for check in self._start_order}
+        longest = len(START_FIRST)
+        started = {check.name: self._check_pool.submit(check.run, context) for check in self._start_order[:longest]}
         # scale bars fitted to their rulers for the verdict; only a label's cut is judged again, on the
-        # grown bars (a wordmark on the bar, cut from the ruler's region, still tells a credit line)
+        # grown bars (a wordmark on the bar, cut from the ruler's region, still tells a credit line).
+        # Handed out after the two longest checks, before the short ones, which then fill both threads.
         fitted = self._check_pool.submit(fit_scale_bars, regions, decoded.full, ruler_readings,
                                          rules.grow_scale_bars, rules.trim_scale_bars) \
             if rules.grow_scale_bars or rules.trim_scale_bars else None
+        started |= {check.name: self._check_pool.submit(check.run, context) for check in self._start_order[longest:]}
         results += [started[check.name].result() for check in self.checks]
         grown, cut = fitted.result() if fitted is not None else (regions, regions)
         found = context.findings.found_regions

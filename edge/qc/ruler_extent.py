@@ -32,9 +32,8 @@ _MIN_BANDS = 2
 # and edge), and only where it is at least one window long.
 _CUT_MARGIN_MM = 10.0
 # ... and only where, read as one piece, it shows fewer agreeing bands than a scale-bar region needs
-# to be kept at all (segmenter.scale_bar_min_ruler_bands as shipped). Lettering makes one or two by
-# chance; the ends of real rulers past their ticked windows read 12 or more on the dev frames, and
-# the wordmarks and bare ends 0.
+# to be kept at all (segmenter.scale_bar_min_ruler_bands as shipped): an end that would not pass as
+# a ruler on its own. Lettering makes a few by chance.
 _END_MIN_BANDS = 4
 
 
@@ -90,34 +89,51 @@ def _bands(image: np.ndarray, along_x: bool, low: int, high: int, a: int, b: int
 
 
 def bare_ends_cut(image: np.ndarray, box: Box, px_per_mm: float) -> Box:
-    """The box cut back along its long axis at either end that, past the windows showing the ruler
-    and a margin, shows no ruler; as it was where no window shows the ruler."""
+    """The box cut back along its long axis at either end whose outermost window shows no ruler and
+    which, past the windows showing the ruler and a margin, shows no ruler as a whole; as it was where
+    no window shows the ruler."""
     along_x, start, stop, low, high, _, window = _axis(image, box, px_per_mm)
+    margin = int(round(_CUT_MARGIN_MM * px_per_mm))
+    if stop - start < 2 * window + margin:  # no room for a window of ruler and a window-long end beyond it
+        return box
     step = max(1, window // 2)
-    # runs of consecutive windows that show the ruler; the longest is the ruler (a window over
-    # lettering may show it by chance, the ends are then judged as a whole below)
-    runs: list[tuple[int, int, int]] = []  # (windows, first start, last stop)
-    a, previous = start, False
+    windows = []  # (start, stop) along the axis, half overlapping; a stub under half a window is none
+    a = start
     while True:
         b = min(stop, a + window)
-        shows = (b - a >= window // 2 or a == start) and \
-            _bands(image, along_x, low, high, a, b, px_per_mm) >= _MIN_BANDS
-        if shows and previous:
-            runs[-1] = (runs[-1][0] + 1, runs[-1][1], b)
-        elif shows:
-            runs.append((1, a, b))
-        previous = shows
+        if b - a >= window // 2 or a == start:
+            windows.append((a, b))
         if b >= stop:
             break
         a += step
+    shown: dict[int, bool] = {}
+
+    def shows(i: int) -> bool:
+        if i not in shown:
+            shown[i] = _bands(image, along_x, low, high, *windows[i], px_per_mm) >= _MIN_BANDS
+        return shown[i]
+
+    # an end whose outermost window shows the ruler is ruler: most regions are read no further
+    cut_start, cut_stop = not shows(0), not shows(len(windows) - 1)
+    if not (cut_start or cut_stop):
+        return box
+    # runs of consecutive windows that show the ruler; the longest is the ruler (a window over
+    # lettering may show it by chance, the ends are then judged as a whole below)
+    runs: list[tuple[int, int, int]] = []  # (windows, first start, last stop)
+    for i, (a, b) in enumerate(windows):
+        if shows(i) and i > 0 and shows(i - 1):
+            runs[-1] = (runs[-1][0] + 1, runs[-1][1], b)
+        elif shows(i):
+            runs.append((1, a, b))
     if not runs:
         return box
     _, first, last = max(runs, key=lambda run: run[0])  # the first of equally long runs
-    margin = int(round(_CUT_MARGIN_MM * px_per_mm))
     new_start, new_stop = max(start, first - margin), min(stop, last + margin)
-    if new_start - start < window or _bands(image, along_x, low, high, start, new_start, px_per_mm) >= _END_MIN_BANDS:
+    if not cut_start or new_start - start < window or \
+            _bands(image, along_x, low, high, start, new_start, px_per_mm) >= _END_MIN_BANDS:
         new_start = start
-    if stop - new_stop < window or _bands(image, along_x, low, high, new_stop, stop, px_per_mm) >= _END_MIN_BANDS:
+    if not cut_stop or stop - new_stop < window or \
+            _bands(image, along_x, low, high, new_stop, stop, px_per_mm) >= _END_MIN_BANDS:
         new_stop = stop
     x0, y0, x1, y1 = box
     return (new_start, y0, new_stop, y1) if along_x else (x0, new_start, x1, new_stop)
