@@ -63,6 +63,7 @@ from training.dataset import (
 from training.evaluate import confusion, iou_from_confusion
 from training.model import NUM_CLASSES, build_model, count_parameters
 from training.onnx_import import load_folded_onnx
+from training.widen import HeldWeights, widen
 
 MEAN = (0.485, 0.456, 0.406)
 STD = (0.229, 0.224, 0.225)
@@ -70,6 +71,7 @@ STD = (0.229, 0.224, 0.225)
 
 # The parts of `training.model.Segmenter` that --freeze-encoder keeps as they are.
 ENCODER_MODULES = ("stem", "stage8", "stage16")
+
 
 def parse_hw(text: str) -> tuple[int, int]:
     h, w = (int(v) for v in text.lower().split("x"))
@@ -319,6 +321,26 @@ def previous_training_record(init: Path) -> Any:
     return json.loads(prev.read_text()) if prev.exists() else init.name
 
 
+def card_logit_offsets(init: Path) -> dict[str, float] | None:
+    """The calibration offsets folded into an exported model's head bias, from its model card."""
+    card = init.with_suffix(".yaml")
+    if init.suffix != ".onnx" or not card.exists():
+        return None
+    data = yaml.safe_load(card.read_text())
+    offsets = (data.get("calibration") or {}).get("offsets") if isinstance(data, dict) else None
+    return {str(k): float(v) for k, v in offsets.items()} if offsets else None
+
+
+def remove_logit_offsets(model: torch.nn.Module, offsets: dict[str, float]) -> None:
+    """Undo `training.export.apply_logit_offsets`: subtract each class's offset from the head bias."""
+    if set(offsets) != set(CLASS_NAMES):
+        raise ValueError(f"calibration offsets must name exactly the classes {list(CLASS_NAMES)}")
+    head = model.get_submodule("head")
+    assert isinstance(head, torch.nn.Conv2d) and head.bias is not None
+    with torch.no_grad():
+        head.bias -= torch.tensor([offsets[c] for c in CLASS_NAMES], dtype=head.bias.dtype)
+
+
 def cache_seeds(folder: Path) -> list[int]:
     """The seeds of the complete samples (image and mask) in a cache folder."""
     masks = (p.name.split(".", 1)[0] for p in folder.glob("*.mask.png"))
@@ -352,7 +374,10 @@ def main(argv: list[str] | None = None) -> None:
     )
     ap.add_argument("--samples", type=int, default=3000)
     ap.add_argument(
-        "--also-cache", type=Path, action="append", default=[],
+        "--also-cache",
+        type=Path,
+        action="append",
+        default=[],
         help="a further pre-generated cache folder (e.g. an earlier generator's, own seed base) trained on too",
     )
     ap.add_argument("--val-samples", type=int, default=48)
@@ -375,8 +400,20 @@ def main(argv: list[str] | None = None) -> None:
         "--init", type=Path, default=None, help="start from this checkpoint (.pt) or exported model (.onnx)"
     )
     ap.add_argument(
-        "--freeze-encoder", action="store_true",
+        "--freeze-encoder",
+        action="store_true",
         help="with --init: train only the context gate, decoder and head; the encoder keeps the starting weights",
+    )
+    ap.add_argument(
+        "--widen-to",
+        type=int,
+        default=0,
+        help="with --init: add channels up to this width; the starting network is kept inside (training.widen)",
+    )
+    ap.add_argument(
+        "--hold-start",
+        action="store_true",
+        help="with --widen-to: only the added channels learn; the starting network's weights stay as they are",
     )
     ap.add_argument("--max-minutes", type=float, default=0.0, help="stop crop epochs after this (0: no limit)")
     ap.add_argument(
@@ -393,6 +430,12 @@ def main(argv: list[str] | None = None) -> None:
     a = ap.parse_args(argv)
     if a.lr_by_time and not a.max_minutes:
         ap.error("--lr-by-time needs --max-minutes")
+    if a.widen_to and a.init is None:
+        ap.error("--widen-to needs --init")
+    if a.hold_start and not a.widen_to:
+        ap.error("--hold-start needs --widen-to")
+    if a.widen_to and a.freeze_encoder:
+        ap.error("--widen-to and --freeze-encoder do not go together")
     device = resolve_device(a.device)
     amp = bool(a.amp and device.type == "cuda")
     if a.amp and not amp:
@@ -439,6 +482,26 @@ def main(argv: list[str] | None = None) -> None:
         load_folded_onnx(model, a.init, calibration)
     elif a.init is not None:
         model.load_state_dict(torch.load(a.init, map_location="cpu")["model"])
+    held: HeldWeights | None = None
+    unfolded: dict[str, float] | None = None
+    if a.widen_to:
+        assert a.init is not None
+        unfolded = card_logit_offsets(a.init)
+        if unfolded is not None:
+            # The added channels must learn against the raw logits the starting network was trained
+            # on; export folds the offsets back in (--calibration).
+            remove_logit_offsets(model, unfolded)
+            print(f"logit offsets of {a.init.name} taken out of the head bias: {unfolded}", flush=True)
+        start_width = model.head.in_channels
+        model, slices = widen(model, a.widen_to, seed=a.seed)
+        if a.hold_start:
+            held = HeldWeights(model, slices)
+        print(
+            f"widened from {start_width} to {a.widen_to} channels"
+            + (f"; {held.entries():,} starting weights held" if held else ""),
+            flush=True,
+        )
+    width = int(model.head.in_channels)
     model.to(device)
     weights = weights.to(device)
     if device.type == "cuda":
@@ -504,6 +567,8 @@ def main(argv: list[str] | None = None) -> None:
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+            if held is not None:
+                held.restore()
             if device.type == "cpu":
                 losses.append(loss.item())
             else:
@@ -530,7 +595,7 @@ def main(argv: list[str] | None = None) -> None:
         torch.save(
             {
                 "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-                "width": a.width,
+                "width": width,
                 "epoch": epoch,
                 "args": vars(a)
                 | {
@@ -560,7 +625,10 @@ def main(argv: list[str] | None = None) -> None:
         "crop": list(a.crop),
         "batch": a.batch,
         "lr": a.lr,
-        "width": a.width,
+        "width": width,
+        "widened_from": start_width if a.widen_to else None,
+        "held_start": bool(held),
+        "logit_offsets_unfolded": unfolded,
         "dice": a.dice,
         "lovasz": a.lovasz,
         "frozen": list(ENCODER_MODULES) if a.freeze_encoder else [],

@@ -17,10 +17,10 @@ import pytest
 torch = pytest.importorskip("torch")
 cv2 = pytest.importorskip("cv2")
 
+from tests.tiny_cache import CANVAS, write_tiny_cache  # noqa: E402
 from training.dataset import (  # noqa: E402
     TRAIN_SEED_BASE,
     VALIDATION_SEED_BASE,
-    CacheSpec,
     cached_seeds,
 )
 from training.train import (  # noqa: E402
@@ -37,29 +37,7 @@ from training.train import (  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "training" / "device_run.sh"
-CANVAS = (128, 96)
 CROP = (64, 64)
-
-
-def write_tiny_cache(
-    root: Path, seed_base: int, samples: int, canvas_hw: tuple[int, int] = CANVAS, kind: str = "auto"
-) -> Path:
-    """PNG pairs under the folder `build_cache` would use, so training finds them all cached and
-    never runs the generator: a textured canvas with one rectangle of every class."""
-    folder = CacheSpec(root, canvas_hw, seed_base, samples, kind=kind).folder()
-    folder.mkdir(parents=True, exist_ok=True)
-    h, w = canvas_hw
-    for seed in range(seed_base, seed_base + samples):
-        rng = np.random.default_rng(seed)
-        image = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
-        mask = np.zeros((h, w), np.uint8)
-        for c in range(1, 8):
-            y, x = int(rng.integers(0, h - 16)), int(rng.integers(0, w - 16))
-            mask[y : y + 12, x : x + 12] = c
-            image[y : y + 12, x : x + 12] = (30 * c, 255 - 30 * c, 128)
-        cv2.imwrite(str(folder / f"{seed}.mask.png"), mask)
-        cv2.imwrite(str(folder / f"{seed}.png"), image)
-    return folder
 
 
 def test_auto_device_is_cpu_without_a_gpu() -> None:

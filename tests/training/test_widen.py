@@ -1,0 +1,125 @@
+"""Widening a trained segmenter: the trained network is kept exactly, and held while the rest learns."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from edge.classes import CLASS_NAMES  # noqa: E402
+from tests.tiny_cache import write_tiny_cache  # noqa: E402
+from training.dataset import TRAIN_SEED_BASE, VALIDATION_SEED_BASE  # noqa: E402
+from training.model import Segmenter, build_model, load_checkpoint  # noqa: E402
+from training.train import card_logit_offsets, main, remove_logit_offsets  # noqa: E402
+from training.widen import HeldWeights, widen  # noqa: E402
+
+
+def trained_looking(width: int, seed: int = 0) -> Segmenter:
+    """A network whose batch norms are not at their identity start, so a copying mistake shows."""
+    torch.manual_seed(seed)
+    model = build_model(width)
+    for module in model.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.uniform_(-0.5, 0.5)
+            module.running_var.uniform_(0.5, 2.0)
+            module.weight.data.uniform_(0.5, 1.5)
+            module.bias.data.uniform_(-0.3, 0.3)
+    return model.eval()
+
+
+def test_the_widened_network_computes_what_the_trained_one_computes() -> None:
+    narrow = trained_looking(16)
+    wide, held = widen(narrow, 24)
+    assert wide.head.in_channels == 24 and not wide.training
+    assert sum(p.numel() for p in wide.parameters()) > 1.8 * sum(p.numel() for p in narrow.parameters())
+    x = torch.randn(2, 3, 96, 128)
+    with torch.no_grad():
+        expected = narrow(x)
+        assert torch.allclose(wide(x), expected, atol=1e-5)
+        # the added channels are alive: without the head's zero columns they change the logits
+        wide.head.weight.normal_()
+        assert not torch.allclose(wide(x), expected, atol=1e-3)
+    assert held
+
+
+def test_widening_refuses_a_width_that_is_not_larger_and_even() -> None:
+    narrow = trained_looking(16)
+    for width in (16, 12, 23):
+        with pytest.raises(ValueError):
+            widen(narrow, width)
+
+
+def test_held_weights_stay_while_the_added_channels_learn() -> None:
+    narrow = trained_looking(16)
+    wide, slices = widen(narrow, 24)
+    held = HeldWeights(wide, slices)
+    before = {k: v.clone() for k, v in wide.state_dict().items()}
+    wide.train()
+    opt = torch.optim.AdamW(wide.parameters(), lr=1e-2, weight_decay=1e-2)
+    x = torch.randn(2, 3, 96, 128)
+    y = torch.randint(0, len(CLASS_NAMES), (2, 24, 32))
+    for _ in range(3):
+        loss = torch.nn.functional.cross_entropy(wide(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        held.restore()
+    wide.eval()
+    after = wide.state_dict()
+    assert any(not torch.equal(before[k], after[k]) for k in before if after[k].is_floating_point())
+    for h in slices:
+        assert torch.equal(after[h.name][h.index], h.value), h.name
+    with torch.no_grad():
+        # the trained network is still inside, untouched: silence the added channels and it is back
+        wide.head.weight[:, 16:] = 0.0
+        assert torch.allclose(wide(x), narrow(x), atol=1e-5)
+
+
+def test_a_cards_logit_offsets_are_read_and_taken_out_of_the_head(tmp_path: Path) -> None:
+    offsets = {c: -0.25 * i for i, c in enumerate(CLASS_NAMES)}
+    model_file = tmp_path / "m.onnx"
+    model_file.write_bytes(b"")
+    (tmp_path / "m.yaml").write_text(json.dumps({"calibration": {"offsets": offsets}}))
+    assert card_logit_offsets(model_file) == offsets
+    assert card_logit_offsets(tmp_path / "none.onnx") is None
+    model = trained_looking(16)
+    bias = model.head.bias.detach().clone()
+    remove_logit_offsets(model, offsets)
+    assert torch.allclose(model.head.bias, bias - torch.tensor(list(offsets.values())))
+    with pytest.raises(ValueError):
+        remove_logit_offsets(model, {"background": 0.0})
+
+
+def test_training_a_widened_network_with_the_start_held(tmp_path: Path) -> None:
+    cache, out = tmp_path / "cache", tmp_path / "run"
+    write_tiny_cache(cache, TRAIN_SEED_BASE, 8)
+    write_tiny_cache(cache, VALIDATION_SEED_BASE, 2)
+    start = trained_looking(16)
+    torch.save({"model": start.state_dict()}, tmp_path / "start.pt")
+    main(
+        [
+            "--cache", str(cache), "--samples", "8", "--val-samples", "2", "--canvas", "128x96",
+            "--crop", "64x64", "--epochs", "2", "--full-epochs", "0", "--batch", "4", "--width", "16",
+            "--workers", "1", "--threads", "1", "--init", str(tmp_path / "start.pt"),
+            "--widen-to", "24", "--hold-start", "--out", str(out),
+        ]
+    )  # fmt: skip
+    trained = load_checkpoint(out / "last.pt")
+    assert trained.head.in_channels == 24
+    info = json.loads((out / "train_info.json").read_text())
+    assert info["width"] == 24 and info["widened_from"] == 16 and info["held_start"] is True
+    x = torch.randn(1, 3, 96, 128)
+    with torch.no_grad():
+        assert not torch.allclose(trained(x), start(x), atol=1e-4)  # the added channels learnt
+        trained.head.weight[:, 16:] = 0.0
+        assert torch.allclose(trained(x), start(x), atol=1e-5)  # and the start is as it was
+
+
+def test_widening_needs_a_starting_network(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit):
+        main(["--widen-to", "48", "--out", str(tmp_path)])
+    with pytest.raises(SystemExit):
+        main(["--hold-start", "--out", str(tmp_path)])

@@ -1,0 +1,130 @@
+"""Widen a trained segmenter: more channels at every stage, the trained network inside it unchanged.
+
+`widen(model, width)` returns a `Segmenter` of the larger width that computes exactly what the
+trained one computes. Every trained channel keeps its place and its weights, and reads only the
+trained channels, as before. The added channels read every channel of the layer below, start from
+PyTorch's usual random initialisation, and reach the class logits only through new columns of the
+head, which start at zero. Training then starts from the trained network's own figures instead of
+from noise.
+
+`HeldWeights` holds the trained part as it is during training (restored after every optimiser
+step, batch-norm statistics included): the added channels then learn a correction to the trained
+network's logits, and what it already does on real frames cannot be unlearnt, only added to. A
+network of 0.47 M weights fine-tuned whole on new scenes gave up old ones (training/README.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from training.model import Segmenter, build_model
+
+# Convolutions whose input is a concatenation: (module name, channels of each part as multiples of
+# the width), in the order of `Segmenter.forward`'s torch.cat.
+CONCAT_INPUTS: dict[str, tuple[int, ...]] = {"dec8.0.0": (4, 2), "dec4.0.0": (2, 1)}
+HEAD = "head"
+
+
+@dataclass(frozen=True)
+class HeldSlice:
+    """Part of a parameter or buffer (by its name in the model) that training must leave as it is."""
+
+    name: str
+    index: tuple[slice, ...]
+    value: torch.Tensor
+
+
+def _old_input_channels(name: str, old: nn.Conv2d, old_width: int, new_width: int) -> torch.Tensor:
+    """Where the trained conv's input channels sit in the widened network's input to it."""
+    if old.groups > 1:  # depth-wise: one input channel per output channel
+        return torch.arange(1)
+    parts = CONCAT_INPUTS.get(name)
+    if parts is None:
+        return torch.arange(old.in_channels)
+    index: list[torch.Tensor] = []
+    start = 0
+    for multiple in parts:
+        index.append(torch.arange(start, start + multiple * old_width))
+        start += multiple * new_width
+    return torch.cat(index)
+
+
+def widen(model: Segmenter, width: int, seed: int = 0) -> tuple[Segmenter, list[HeldSlice]]:
+    """The model at `width` channels (a multiple of 2 larger than its own), computing what it computes.
+
+    Returns the widened model (in the mode `model` is in) and the slices of its tensors that hold the
+    trained network, for `HeldWeights`."""
+    old_width = model.head.in_channels
+    if width <= old_width or width % 2:
+        raise ValueError(f"widen to an even width above {old_width}, not {width}")
+    torch.manual_seed(seed)
+    wide = build_model(width=width, num_classes=model.head.out_channels)
+    old_modules = dict(model.named_modules())
+    held: list[HeldSlice] = []
+    with torch.no_grad():
+        for name, new in wide.named_modules():
+            old = old_modules[name]
+            if isinstance(new, nn.Conv2d):
+                assert isinstance(old, nn.Conv2d)
+                cols = _old_input_channels(name, old, old_width, width)
+                rows = old.out_channels
+                if name == HEAD:
+                    # every output is a trained class logit: the added channels' columns start at zero
+                    new.weight.zero_()
+                    new.weight[:, cols] = old.weight
+                    assert new.bias is not None and old.bias is not None
+                    new.bias.copy_(old.bias)
+                    trained_cols = (slice(None), slice(0, old.in_channels))
+                    held.append(HeldSlice(f"{name}.weight", trained_cols, new.weight[trained_cols].clone()))
+                    held.append(HeldSlice(f"{name}.bias", (slice(None),), new.bias.clone()))
+                    continue
+                # trained rows read the trained channels only
+                new.weight[:rows] = 0.0
+                new.weight[:rows, cols] = old.weight
+                held.append(HeldSlice(f"{name}.weight", (slice(0, rows),), new.weight[:rows].clone()))
+                if new.bias is not None and old.bias is not None:
+                    new.bias[:rows] = old.bias
+                    held.append(HeldSlice(f"{name}.bias", (slice(0, rows),), new.bias[:rows].clone()))
+            elif isinstance(new, nn.BatchNorm2d):
+                assert isinstance(old, nn.BatchNorm2d)
+                n = old.num_features
+                for attr in ("weight", "bias", "running_mean", "running_var"):
+                    target = getattr(new, attr)
+                    target[:n] = getattr(old, attr)
+                    held.append(HeldSlice(f"{name}.{attr}", (slice(0, n),), target[:n].clone()))
+    wide.train(model.training)
+    return wide, held
+
+
+class HeldWeights:
+    """Keeps the trained part of a widened network as it was: call `restore()` after each optimiser
+    step. The optimiser still moves those entries (weight decay, momentum) and train-mode batch norms
+    update their statistics; restoring them at once keeps every forward pass on the trained values.
+    Slices are looked up by name, so the model may be moved to another device after this is made."""
+
+    def __init__(self, model: nn.Module, held: Sequence[HeldSlice]) -> None:
+        self.model = model
+        self.held = list(held)
+
+    def _tensor(self, name: str) -> torch.Tensor:
+        try:
+            return self.model.get_parameter(name)
+        except AttributeError:
+            return self.model.get_buffer(name)
+
+    @torch.no_grad()
+    def restore(self) -> None:
+        for h in self.held:
+            target = self._tensor(h.name)
+            if h.value.device != target.device:
+                self.held = [HeldSlice(x.name, x.index, x.value.to(target.device)) for x in self.held]
+                self.restore()
+                return
+            target[h.index] = h.value
+
+    def entries(self) -> int:
+        return sum(int(h.value.numel()) for h in self.held)
