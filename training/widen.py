@@ -128,3 +128,41 @@ class HeldWeights:
 
     def entries(self) -> int:
         return sum(int(h.value.numel()) for h in self.held)
+
+
+def scale_added_channels(model: Segmenter, trained_width: int, scale: float) -> None:
+    """Multiply what the added channels add to the logits by `scale` (0: the trained network alone)."""
+    with torch.no_grad():
+        model.head.weight[:, trained_width:] *= scale
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    import argparse
+    import json
+    from pathlib import Path
+
+    ap = argparse.ArgumentParser(
+        description="Write a copy of a widened checkpoint whose added channels weigh `--scale` in the logits."
+    )
+    ap.add_argument("checkpoint", type=Path, help="last.pt of a run trained with --widen-to")
+    ap.add_argument("--scale", type=float, required=True)
+    ap.add_argument("--out", type=Path, required=True, help="folder for the copy (last.pt, train_info.json)")
+    a = ap.parse_args(argv)
+    info_file = a.checkpoint.parent / "train_info.json"
+    info = json.loads(info_file.read_text()) if info_file.exists() else {}
+    trained_width = info.get("widened_from")
+    if not trained_width:
+        ap.error(f"{info_file} does not say the run was widened (widened_from)")
+    ckpt = torch.load(a.checkpoint, map_location="cpu")
+    model = build_model(int(ckpt["width"]))
+    model.load_state_dict(ckpt["model"])
+    scale_added_channels(model, int(trained_width), a.scale)
+    a.out.mkdir(parents=True, exist_ok=True)
+    torch.save(ckpt | {"model": model.state_dict()}, a.out / "last.pt")
+    command = f"python -m training.widen {a.checkpoint} --scale {a.scale} --out {a.out}"
+    (a.out / "train_info.json").write_text(json.dumps(info | {"added_scale": a.scale, "scaled_by": command}, indent=1))
+    print(f"{a.out / 'last.pt'}: added channels x {a.scale}")
+
+
+if __name__ == "__main__":
+    main()

@@ -123,3 +123,28 @@ def test_widening_needs_a_starting_network(tmp_path: Path) -> None:
         main(["--widen-to", "48", "--out", str(tmp_path)])
     with pytest.raises(SystemExit):
         main(["--hold-start", "--out", str(tmp_path)])
+
+
+def test_a_scaled_copy_weighs_the_added_channels_as_asked(tmp_path: Path) -> None:
+    from training.widen import main as widen_main
+
+    narrow = trained_looking(16)
+    wide, _ = widen(narrow, 24)
+    with torch.no_grad():
+        wide.head.weight[:, 16:].normal_()  # as if trained
+    run = tmp_path / "run"
+    run.mkdir()
+    torch.save({"model": wide.state_dict(), "width": 24}, run / "last.pt")
+    (run / "train_info.json").write_text(json.dumps({"widened_from": 16}))
+    x = torch.randn(1, 3, 96, 128)
+    with torch.no_grad():
+        full, start = wide(x), narrow(x)
+    for scale in (0.0, 0.5):
+        widen_main([str(run / "last.pt"), "--scale", str(scale), "--out", str(tmp_path / str(scale))])
+        copy = load_checkpoint(tmp_path / str(scale) / "last.pt")
+        with torch.no_grad():
+            assert torch.allclose(copy(x), start + scale * (full - start), atol=1e-4)
+        assert json.loads((tmp_path / str(scale) / "train_info.json").read_text())["added_scale"] == scale
+    (run / "train_info.json").write_text(json.dumps({}))
+    with pytest.raises(SystemExit):
+        widen_main([str(run / "last.pt"), "--scale", "0.5", "--out", str(tmp_path / "x")])
