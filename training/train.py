@@ -63,7 +63,7 @@ from training.dataset import (
 from training.evaluate import confusion, iou_from_confusion
 from training.model import NUM_CLASSES, build_model, count_parameters
 from training.onnx_import import load_folded_onnx
-from training.widen import HeldWeights, widen
+from training.widen import HeldWeights, hold_batch_norms, widen
 
 MEAN = (0.485, 0.456, 0.406)
 STD = (0.229, 0.224, 0.225)
@@ -496,6 +496,7 @@ def main(argv: list[str] | None = None) -> None:
         model, slices = widen(model, a.widen_to, seed=a.seed)
         if a.hold_start:
             held = HeldWeights(model, slices)
+            hold_batch_norms(model, slices)
         print(
             f"widened from {start_width} to {a.widen_to} channels"
             + (f"; {held.entries():,} starting weights held" if held else ""),

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from training.model import Segmenter, build_model
 
@@ -98,6 +99,62 @@ def widen(model: Segmenter, width: int, seed: int = 0) -> tuple[Segmenter, list[
                     held.append(HeldSlice(f"{name}.{attr}", (slice(0, n),), target[:n].clone()))
     wide.train(model.training)
     return wide, held
+
+
+class PartlyHeldBatchNorm2d(nn.BatchNorm2d):
+    """A batch norm whose first `held` channels are normalised with their running statistics in
+    training too, as at inference, while the rest use the batch's and keep learning theirs.
+
+    Held channels must see at training what they will see at inference: the channels added beside
+    them learn from their outputs, and batch statistics of crops differ from the running ones. In
+    eval mode it is a plain batch norm with the same state, so checkpoints load into `Segmenter`."""
+
+    def __init__(self, num_features: int, held: int, eps: float = 1e-5, momentum: float | None = 0.1) -> None:
+        super().__init__(num_features, eps=eps, momentum=momentum)
+        self.held = held
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training:
+            return super().forward(x)
+        h = self.held
+        assert self.running_mean is not None and self.running_var is not None
+        momentum = 0.1 if self.momentum is None else self.momentum
+        trained = F.batch_norm(
+            x[:, :h], self.running_mean[:h], self.running_var[:h], self.weight[:h], self.bias[:h], False, 0.0, self.eps
+        )
+        # slices of the buffers are views: the batch's statistics update the added channels' in place
+        added = F.batch_norm(
+            x[:, h:],
+            self.running_mean[h:],
+            self.running_var[h:],
+            self.weight[h:],
+            self.bias[h:],
+            True,
+            momentum,
+            self.eps,
+        )
+        return torch.cat([trained, added], dim=1)
+
+
+def hold_batch_norms(model: nn.Module, held: Sequence[HeldSlice]) -> int:
+    """Swap each batch norm with held channels for a `PartlyHeldBatchNorm2d` of the same state.
+    Returns how many were swapped."""
+    swapped = 0
+    for h in held:
+        if not h.name.endswith(".running_mean"):
+            continue
+        module_name = h.name.rsplit(".", 1)[0]
+        bn = model.get_submodule(module_name)
+        assert isinstance(bn, nn.BatchNorm2d)
+        stop = h.index[0].stop
+        assert isinstance(stop, int)
+        partly = PartlyHeldBatchNorm2d(bn.num_features, stop, bn.eps, bn.momentum)
+        partly.load_state_dict(bn.state_dict())
+        partly.to(bn.weight.device).train(bn.training)
+        parent_name, _, child = module_name.rpartition(".")
+        setattr(model.get_submodule(parent_name) if parent_name else model, child, partly)
+        swapped += 1
+    return swapped
 
 
 class HeldWeights:

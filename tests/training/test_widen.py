@@ -14,7 +14,7 @@ from tests.tiny_cache import write_tiny_cache  # noqa: E402
 from training.dataset import TRAIN_SEED_BASE, VALIDATION_SEED_BASE  # noqa: E402
 from training.model import Segmenter, build_model, load_checkpoint  # noqa: E402
 from training.train import card_logit_offsets, main, remove_logit_offsets  # noqa: E402
-from training.widen import HeldWeights, widen  # noqa: E402
+from training.widen import HeldWeights, PartlyHeldBatchNorm2d, hold_batch_norms, widen  # noqa: E402
 
 
 def trained_looking(width: int, seed: int = 0) -> Segmenter:
@@ -148,3 +148,23 @@ def test_a_scaled_copy_weighs_the_added_channels_as_asked(tmp_path: Path) -> Non
     (run / "train_info.json").write_text(json.dumps({}))
     with pytest.raises(SystemExit):
         widen_main([str(run / "last.pt"), "--scale", "0.5", "--out", str(tmp_path / "x")])
+
+
+def test_held_batch_norms_normalise_the_trained_channels_as_at_inference() -> None:
+    narrow = trained_looking(16)
+    wide, slices = widen(narrow, 24)
+    assert hold_batch_norms(wide, slices) == sum(isinstance(m, torch.nn.BatchNorm2d) for m in narrow.modules())
+    bn = wide.stem[0][1]
+    assert isinstance(bn, PartlyHeldBatchNorm2d) and bn.held == 8
+    before_mean = bn.running_mean.clone()
+    x = torch.randn(2, 3, 96, 128)
+    wide.train()
+    with torch.no_grad():
+        wide.head.weight[:, 16:] = 0.0
+        # in training mode the trained part computes what it computes at inference
+        assert torch.allclose(wide(x), narrow(x), atol=1e-5)
+    assert torch.equal(bn.running_mean[:8], before_mean[:8])
+    assert not torch.equal(bn.running_mean[8:], before_mean[8:])  # the added channels learn their statistics
+    # and the state loads into the plain network
+    plain = build_model(24)
+    plain.load_state_dict(wide.state_dict())
