@@ -8,9 +8,10 @@ head, which start at zero. Training then starts from the trained network's own f
 from noise.
 
 `HeldWeights` holds the trained part as it is during training (restored after every optimiser
-step, batch-norm statistics included): the added channels then learn a correction to the trained
-network's logits, and what it already does on real frames cannot be unlearnt, only added to. A
-network of 0.47 M weights fine-tuned whole on new scenes gave up old ones (training/README.md).
+step, batch-norm statistics included), and `PartlyHeldBatchNorm2d` normalises it in training as at
+inference: the added channels then learn a correction added to the trained network's logits, whose
+weights cannot be unlearnt (the correction itself can still add or take away regions). A network
+of 0.47 M weights fine-tuned whole on new scenes gave up old ones (training/README.md).
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ def _old_input_channels(name: str, old: nn.Conv2d, old_width: int, new_width: in
 
 
 def widen(model: Segmenter, width: int, seed: int = 0) -> tuple[Segmenter, list[HeldSlice]]:
-    """The model at `width` channels (a multiple of 2 larger than its own), computing what it computes.
+    """The model at `width` channels (an even width larger than its own), computing what it computes.
 
     Returns the widened model (in the mode `model` is in) and the slices of its tensors that hold the
     trained network, for `HeldWeights`."""
