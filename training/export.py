@@ -34,7 +34,7 @@ import yaml
 
 from edge.classes import CLASS_NAMES
 from training.fp16 import convert_fp16
-from training.model import OUTPUT_STRIDE, count_parameters, load_checkpoint
+from training.model import OUTPUT_STRIDE, apply_logit_offsets, count_parameters, load_checkpoint
 from training.train import MEAN, STD
 
 REPO = Path(__file__).resolve().parent.parent
@@ -101,17 +101,6 @@ def onnx_max_abs_diff(model: torch.nn.Module, path: Path, height: int, width: in
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     out = sess.run([OUTPUT_NAME], {INPUT_NAME: x})[0]
     return float(np.abs(out - ref).max())
-
-
-def apply_logit_offsets(model: torch.nn.Module, offsets: dict[str, float]) -> None:
-    """Add a constant per class to the final 1x1 conv's bias: logits + offset, at no runtime cost."""
-    head = model.head
-    if not isinstance(head, torch.nn.Conv2d) or head.bias is None:
-        raise TypeError("the model's head must be a Conv2d with a bias")
-    if set(offsets) != set(CLASS_NAMES):
-        raise ValueError(f"calibration offsets must name exactly the classes {list(CLASS_NAMES)}")
-    with torch.no_grad():
-        head.bias += torch.tensor([float(offsets[c]) for c in CLASS_NAMES], dtype=head.bias.dtype)
 
 
 def build_card(

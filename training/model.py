@@ -24,6 +24,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from edge.classes import CLASS_NAMES
+
 NUM_CLASSES = 8
 OUTPUT_STRIDE = 4
 
@@ -120,3 +122,14 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Segmenter:
 
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
+
+
+def apply_logit_offsets(model: torch.nn.Module, offsets: dict[str, float]) -> None:
+    """Add a constant per class to the final 1x1 conv's bias: logits + offset, at no runtime cost."""
+    head = model.head
+    if not isinstance(head, torch.nn.Conv2d) or head.bias is None:
+        raise TypeError("the model's head must be a Conv2d with a bias")
+    if set(offsets) != set(CLASS_NAMES):
+        raise ValueError(f"calibration offsets must name exactly the classes {list(CLASS_NAMES)}")
+    with torch.no_grad():
+        head.bias += torch.tensor([float(offsets[c]) for c in CLASS_NAMES], dtype=head.bias.dtype)

@@ -61,7 +61,7 @@ from training.dataset import (
     load_sample,
 )
 from training.evaluate import confusion, iou_from_confusion
-from training.model import NUM_CLASSES, build_model, count_parameters
+from training.model import NUM_CLASSES, apply_logit_offsets, build_model, count_parameters
 from training.onnx_import import load_folded_onnx
 from training.widen import HeldWeights, hold_batch_norms, widen
 
@@ -331,16 +331,6 @@ def card_logit_offsets(init: Path) -> dict[str, float] | None:
     return {str(k): float(v) for k, v in offsets.items()} if offsets else None
 
 
-def remove_logit_offsets(model: torch.nn.Module, offsets: dict[str, float]) -> None:
-    """Undo `training.export.apply_logit_offsets`: subtract each class's offset from the head bias."""
-    if set(offsets) != set(CLASS_NAMES):
-        raise ValueError(f"calibration offsets must name exactly the classes {list(CLASS_NAMES)}")
-    head = model.get_submodule("head")
-    assert isinstance(head, torch.nn.Conv2d) and head.bias is not None
-    with torch.no_grad():
-        head.bias -= torch.tensor([offsets[c] for c in CLASS_NAMES], dtype=head.bias.dtype)
-
-
 def cache_seeds(folder: Path) -> list[int]:
     """The seeds of the complete samples (image and mask) in a cache folder."""
     masks = (p.name.split(".", 1)[0] for p in folder.glob("*.mask.png"))
@@ -490,7 +480,7 @@ def main(argv: list[str] | None = None) -> None:
         if unfolded is not None:
             # The added channels must learn against the raw logits the starting network was trained
             # on; export folds the offsets back in (--calibration).
-            remove_logit_offsets(model, unfolded)
+            apply_logit_offsets(model, {c: -v for c, v in unfolded.items()})
             print(f"logit offsets of {a.init.name} taken out of the head bias: {unfolded}", flush=True)
         start_width = model.head.in_channels
         model, slices = widen(model, a.widen_to, seed=a.seed)

@@ -176,12 +176,10 @@ class HeldWeights:
 
     @torch.no_grad()
     def restore(self) -> None:
-        for h in self.held:
+        for i, h in enumerate(self.held):
             target = self._tensor(h.name)
-            if h.value.device != target.device:
-                self.held = [HeldSlice(x.name, x.index, x.value.to(target.device)) for x in self.held]
-                self.restore()
-                return
+            if h.value.device != target.device:  # the model was moved: keep the values beside it
+                h = self.held[i] = HeldSlice(h.name, h.index, h.value.to(target.device))
             target[h.index] = h.value
 
     def entries(self) -> int:

@@ -27,19 +27,12 @@ def bundled(card: dict) -> onnx.ModelProto:
 def test_export_matches_pytorch(tmp_path: Path) -> None:
     torch = pytest.importorskip("torch")
     ort = pytest.importorskip("onnxruntime")
+    from tests.tiny_training import with_random_batch_norms
     from training.export import export_onnx
-    from training.model import OUTPUT_STRIDE, build_model
+    from training.model import OUTPUT_STRIDE
 
-    torch.manual_seed(0)
-    model = build_model(width=16)
     # Random batch-norm statistics, so folding them into the convs is actually exercised.
-    for m in model.modules():
-        if isinstance(m, torch.nn.BatchNorm2d):
-            m.running_mean.uniform_(-0.5, 0.5)
-            m.running_var.uniform_(0.5, 2.0)
-            m.weight.data.uniform_(0.5, 1.5)
-            m.bias.data.uniform_(-0.2, 0.2)
-    model.eval()
+    model = with_random_batch_norms(16)
     path = tmp_path / "tiny.onnx"
     export_onnx(model, path, 128, 96)
     graph = onnx.load(str(path))

@@ -17,7 +17,7 @@ import pytest
 torch = pytest.importorskip("torch")
 cv2 = pytest.importorskip("cv2")
 
-from tests.tiny_cache import CANVAS, write_tiny_cache  # noqa: E402
+from tests.tiny_training import CANVAS, run_tiny_training, write_tiny_cache  # noqa: E402
 from training.dataset import (  # noqa: E402
     TRAIN_SEED_BASE,
     VALIDATION_SEED_BASE,
@@ -170,19 +170,8 @@ def test_a_frozen_encoder_keeps_its_weights_and_statistics_while_the_decoder_lea
     from training.model import build_model, load_checkpoint
     from training.train import ENCODER_MODULES
 
-    cache, out = tmp_path / "cache", tmp_path / "run"
-    write_tiny_cache(cache, TRAIN_SEED_BASE, 8)
-    write_tiny_cache(cache, VALIDATION_SEED_BASE, 2)
     start = build_model(16)
-    torch.save({"model": start.state_dict()}, tmp_path / "start.pt")
-    main(
-        [
-            "--cache", str(cache), "--samples", "8", "--val-samples", "2", "--canvas", "128x96",
-            "--crop", "64x64", "--epochs", "2", "--full-epochs", "0", "--batch", "4", "--width", "16",
-            "--workers", "1", "--threads", "1", "--init", str(tmp_path / "start.pt"), "--freeze-encoder",
-            "--out", str(out),
-        ]
-    )  # fmt: skip
+    out = run_tiny_training(tmp_path, start, 16, "--freeze-encoder")
     before, after = start.state_dict(), load_checkpoint(out / "last.pt").state_dict()
     encoder = [k for k in before if k.split(".")[0] in ENCODER_MODULES]
     rest = [k for k in before if k.split(".")[0] not in ENCODER_MODULES and before[k].is_floating_point()]

@@ -10,28 +10,14 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from edge.classes import CLASS_NAMES  # noqa: E402
-from tests.tiny_cache import write_tiny_cache  # noqa: E402
-from training.dataset import TRAIN_SEED_BASE, VALIDATION_SEED_BASE  # noqa: E402
-from training.model import Segmenter, build_model, load_checkpoint  # noqa: E402
-from training.train import card_logit_offsets, main, remove_logit_offsets  # noqa: E402
+from tests.tiny_training import run_tiny_training, with_random_batch_norms  # noqa: E402
+from training.model import apply_logit_offsets, build_model, load_checkpoint  # noqa: E402
+from training.train import card_logit_offsets, main  # noqa: E402
 from training.widen import HeldWeights, PartlyHeldBatchNorm2d, hold_batch_norms, widen  # noqa: E402
 
 
-def trained_looking(width: int, seed: int = 0) -> Segmenter:
-    """A network whose batch norms are not at their identity start, so a copying mistake shows."""
-    torch.manual_seed(seed)
-    model = build_model(width)
-    for module in model.modules():
-        if isinstance(module, torch.nn.BatchNorm2d):
-            module.running_mean.uniform_(-0.5, 0.5)
-            module.running_var.uniform_(0.5, 2.0)
-            module.weight.data.uniform_(0.5, 1.5)
-            module.bias.data.uniform_(-0.3, 0.3)
-    return model.eval()
-
-
 def test_the_widened_network_computes_what_the_trained_one_computes() -> None:
-    narrow = trained_looking(16)
+    narrow = with_random_batch_norms(16)
     wide, held = widen(narrow, 24)
     assert wide.head.in_channels == 24 and not wide.training
     assert sum(p.numel() for p in wide.parameters()) > 1.8 * sum(p.numel() for p in narrow.parameters())
@@ -46,14 +32,14 @@ def test_the_widened_network_computes_what_the_trained_one_computes() -> None:
 
 
 def test_widening_refuses_a_width_that_is_not_larger_and_even() -> None:
-    narrow = trained_looking(16)
+    narrow = with_random_batch_norms(16)
     for width in (16, 12, 23):
         with pytest.raises(ValueError):
             widen(narrow, width)
 
 
 def test_held_weights_stay_while_the_added_channels_learn() -> None:
-    narrow = trained_looking(16)
+    narrow = with_random_batch_norms(16)
     wide, slices = widen(narrow, 24)
     held = HeldWeights(wide, slices)
     before = {k: v.clone() for k, v in wide.state_dict().items()}
@@ -85,28 +71,17 @@ def test_a_cards_logit_offsets_are_read_and_taken_out_of_the_head(tmp_path: Path
     (tmp_path / "m.yaml").write_text(json.dumps({"calibration": {"offsets": offsets}}))
     assert card_logit_offsets(model_file) == offsets
     assert card_logit_offsets(tmp_path / "none.onnx") is None
-    model = trained_looking(16)
+    model = with_random_batch_norms(16)
     bias = model.head.bias.detach().clone()
-    remove_logit_offsets(model, offsets)
+    apply_logit_offsets(model, {c: -v for c, v in offsets.items()})  # as training takes them out
     assert torch.allclose(model.head.bias, bias - torch.tensor(list(offsets.values())))
     with pytest.raises(ValueError):
-        remove_logit_offsets(model, {"background": 0.0})
+        apply_logit_offsets(model, {"background": 0.0})
 
 
 def test_training_a_widened_network_with_the_start_held(tmp_path: Path) -> None:
-    cache, out = tmp_path / "cache", tmp_path / "run"
-    write_tiny_cache(cache, TRAIN_SEED_BASE, 8)
-    write_tiny_cache(cache, VALIDATION_SEED_BASE, 2)
-    start = trained_looking(16)
-    torch.save({"model": start.state_dict()}, tmp_path / "start.pt")
-    main(
-        [
-            "--cache", str(cache), "--samples", "8", "--val-samples", "2", "--canvas", "128x96",
-            "--crop", "64x64", "--epochs", "2", "--full-epochs", "0", "--batch", "4", "--width", "16",
-            "--workers", "1", "--threads", "1", "--init", str(tmp_path / "start.pt"),
-            "--widen-to", "24", "--hold-start", "--out", str(out),
-        ]
-    )  # fmt: skip
+    start = with_random_batch_norms(16)
+    out = run_tiny_training(tmp_path, start, 16, "--widen-to", "24", "--hold-start")
     trained = load_checkpoint(out / "last.pt")
     assert trained.head.in_channels == 24
     info = json.loads((out / "train_info.json").read_text())
@@ -128,7 +103,7 @@ def test_widening_needs_a_starting_network(tmp_path: Path) -> None:
 def test_a_scaled_copy_weighs_the_added_channels_as_asked(tmp_path: Path) -> None:
     from training.widen import main as widen_main
 
-    narrow = trained_looking(16)
+    narrow = with_random_batch_norms(16)
     wide, _ = widen(narrow, 24)
     with torch.no_grad():
         wide.head.weight[:, 16:].normal_()  # as if trained
@@ -151,7 +126,7 @@ def test_a_scaled_copy_weighs_the_added_channels_as_asked(tmp_path: Path) -> Non
 
 
 def test_held_batch_norms_normalise_the_trained_channels_as_at_inference() -> None:
-    narrow = trained_looking(16)
+    narrow = with_random_batch_norms(16)
     wide, slices = widen(narrow, 24)
     assert hold_batch_norms(wide, slices) == sum(isinstance(m, torch.nn.BatchNorm2d) for m in narrow.modules())
     bn = wide.stem[0][1]
